@@ -1,0 +1,50 @@
+# Every target the README names. Output of set-up steps goes to stderr: `make run` speaks MCP on stdout.
+.SILENT:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+NPM_DIR := .tmp/npm
+INSPECTOR_VERSION := 2.12.0
+
+help:  ## list the targets
+	grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/ -/' >&2
+
+$(VENV)/.run-installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
+	$(PY) -m pip install -q --disable-pip-version-check -e . >&2
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.run-installed
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,postgres]' >&2
+	touch $@
+
+$(NPM_DIR)/node_modules/.bin/mcp-inspector:
+	mkdir -p $(NPM_DIR)
+	npm install --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error \
+		@modelcontextprotocol/inspector@$(INSPECTOR_VERSION) >&2
+
+install: $(VENV)/.run-installed  ## create .venv and install the server
+
+run: $(VENV)/.run-installed  ## serve MCP on stdio (embedded Chroma, local model)
+	exec $(VENV)/bin/agent-brain-mcp
+
+dev: $(VENV)/.dev-installed $(NPM_DIR)/node_modules/.bin/mcp-inspector  ## install test tools
+
+lint: $(VENV)/.dev-installed  ## ruff check + format check
+	$(PY) -m ruff check agent_brain_mcp tests scripts benchmarks >&2
+	$(PY) -m ruff format --check agent_brain_mcp tests scripts benchmarks >&2
+
+test: dev  ## install dev deps, start what tests need, run everything
+	$(MAKE) lint
+	PATH="$(CURDIR)/$(NPM_DIR)/node_modules/.bin:$$PATH" $(PY) -m pytest
+
+demo: $(VENV)/.run-installed  ## index this repo and search it through a real MCP client
+	$(PY) scripts/demo.py
+
+clean:  ## remove the virtualenv, caches and the local index
+	rm -rf $(VENV) .tmp .pytest_cache .ruff_cache .mypy_cache .claude/agent-brain/index
+
+.PHONY: help install run dev lint test demo clean

@@ -1,0 +1,168 @@
+"""The storage interface: every backend stores chunks with vectors and ranks them two ways."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent_brain_mcp.embeddings.base import EmbeddingIdentity
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One indexed file as the manifest knows it."""
+
+    rel_path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    chunk_count: int
+    language: str
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk ready to store: ``text`` is shown to users, ``search_text`` is what was embedded."""
+
+    id: str
+    rel_path: str
+    ordinal: int
+    start_line: int
+    end_line: int
+    language: str
+    symbol: str | None
+    text: str
+    search_text: str
+    embedding: Sequence[float]
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """A file's new state: its manifest record and all of its chunks."""
+
+    record: FileRecord
+    chunks: list[ChunkRecord]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """``path_prefix`` matches a path relative to its root, or an absolute path."""
+
+    path_prefix: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class ScoredChunk:
+    id: str
+    root: str
+    rel_path: str
+    start_line: int
+    end_line: int
+    language: str
+    symbol: str | None
+    text: str
+    score: float
+    vector_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class RootStats:
+    root: str
+    files: int
+    chunks: int
+    last_indexed: str | None
+
+
+@dataclass
+class BackendInfo:
+    name: str
+    location: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(abc.ABC):
+    """A long-lived store, opened once per server process and closed on shutdown.
+
+    Writes are per batch of whole files and idempotent: replaying a batch after a crash gives the
+    same state, so the manifest is always updated last.
+    """
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def info(self) -> BackendInfo: ...
+
+    @abc.abstractmethod
+    async def get_identity(self) -> EmbeddingIdentity | None:
+        """The embedding model the index was built with, or None for an empty index."""
+
+    @abc.abstractmethod
+    async def set_identity(self, identity: EmbeddingIdentity) -> None: ...
+
+    @abc.abstractmethod
+    async def reset(self) -> None:
+        """Drop every chunk, file record and the recorded identity."""
+
+    @abc.abstractmethod
+    async def roots(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def file_records(self, root: str, scope: str = "") -> dict[str, FileRecord]:
+        """Manifest of ``root``, limited to paths under ``scope`` (a relative prefix) if given."""
+
+    @abc.abstractmethod
+    async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
+        """Replace each file's chunks with the new ones and record the file."""
+
+    @abc.abstractmethod
+    async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
+        """Update size/mtime of files whose content did not change."""
+
+    @abc.abstractmethod
+    async def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:
+        """Delete files and their chunks; returns the number of chunks removed."""
+
+    @abc.abstractmethod
+    async def remove_root(self, root: str) -> int: ...
+
+    @abc.abstractmethod
+    async def finish_run(self, root: str) -> None:
+        """Called after an indexing run: refresh derived indexes, record the time."""
+
+    @abc.abstractmethod
+    async def vector_search(
+        self, embedding: Sequence[float], top_k: int, filters: SearchFilters
+    ) -> list[ScoredChunk]: ...
+
+    @abc.abstractmethod
+    async def keyword_search(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]: ...
+
+    async def hybrid_search(
+        self,
+        embedding: Sequence[float],
+        query: str,
+        top_k: int,
+        filters: SearchFilters,
+        *,
+        alpha: float,
+        rrf_k: int,
+        candidates: int,
+    ) -> list[ScoredChunk]:
+        """Both rankings fused by reciprocal rank; backends that can do it in one query override this."""
+        from agent_brain_mcp.fusion import reciprocal_rank_fusion
+
+        vector = await self.vector_search(embedding, candidates, filters)
+        keyword = await self.keyword_search(query, candidates, filters)
+        return reciprocal_rank_fusion(vector, keyword, top_k=top_k, alpha=alpha, k=rrf_k)
+
+    @abc.abstractmethod
+    async def stats(self) -> list[RootStats]: ...

@@ -1,0 +1,216 @@
+"""A SQLite file beside the Chroma folder: file manifest, chunk texts for BM25, index identity.
+
+Chroma has no transactions and no keyword ranking; this catalog gives both a consistent record of
+what is indexed. Every call is blocking: the Chroma backend runs them off the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, RootStats
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (root TEXT PRIMARY KEY, last_indexed TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    root TEXT NOT NULL, rel_path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, chunk_count INTEGER NOT NULL, language TEXT NOT NULL,
+    PRIMARY KEY (root, rel_path)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, root TEXT NOT NULL, rel_path TEXT NOT NULL, ordinal INTEGER NOT NULL,
+    start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, language TEXT NOT NULL, symbol TEXT,
+    text TEXT NOT NULL, tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (root, rel_path);
+"""
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class Catalog:
+    """Thread-safe access to one SQLite catalog file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- identity and generation -------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def reset(self) -> None:
+        with self._tx() as db:
+            for table in ("meta", "roots", "files", "chunks"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self._bump(db)
+
+    # -- manifest -------------------------------------------------------------------------------
+    def roots(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT root FROM roots ORDER BY root")]
+
+    def file_records(self, root: str, scope: str = "") -> dict[str, FileRecord]:
+        sql = "SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM files WHERE root = ?"
+        args: list[str] = [root]
+        if scope:
+            sql += " AND (rel_path = ? OR rel_path LIKE ? ESCAPE '\\')"
+            args += [scope, _like_escape(scope.rstrip("/")) + "/%"]
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return {r[0]: FileRecord(*r) for r in rows}
+
+    def write_files(self, root: str, files: Sequence[tuple[FileRecord, Sequence[ChunkRecord], list[str]]]) -> None:
+        """Replace chunks and records of ``files`` (record, chunks, tokens per chunk) in one transaction."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO roots (root) VALUES (?)", (root,))
+            for record, chunks, tokens in files:
+                db.execute("DELETE FROM chunks WHERE root = ? AND rel_path = ?", (root, record.rel_path))
+                db.executemany(
+                    "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (c.id, root, c.rel_path, c.ordinal, c.start_line, c.end_line, c.language, c.symbol, c.text, t)
+                        for c, t in zip(chunks, tokens, strict=True)
+                    ],
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (root, record.rel_path, record.size, record.mtime_ns, record.sha256, record.chunk_count,
+                     record.language),
+                )  # fmt: skip
+            self._bump(db)
+
+    def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE root = ? AND rel_path = ?",
+                [(r.size, r.mtime_ns, root, r.rel_path) for r in records],
+            )
+
+    def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:
+        removed = 0
+        with self._tx() as db:
+            for rel in rel_paths:
+                removed += db.execute("DELETE FROM chunks WHERE root = ? AND rel_path = ?", (root, rel)).rowcount
+                db.execute("DELETE FROM files WHERE root = ? AND rel_path = ?", (root, rel))
+            self._bump(db)
+        return removed
+
+    def remove_root(self, root: str) -> int:
+        with self._tx() as db:
+            removed = db.execute("DELETE FROM chunks WHERE root = ?", (root,)).rowcount
+            db.execute("DELETE FROM files WHERE root = ?", (root,))
+            db.execute("DELETE FROM roots WHERE root = ?", (root,))
+            self._bump(db)
+        return removed
+
+    def mark_indexed(self, root: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO roots (root, last_indexed) VALUES (?, ?) "
+                "ON CONFLICT(root) DO UPDATE SET last_indexed = excluded.last_indexed",
+                (root, now_iso()),
+            )
+
+    def matching_paths(self, path_prefix: str) -> list[tuple[str, str]]:
+        """(root, rel_path) of files whose relative or absolute path starts with ``path_prefix``."""
+        pattern = _like_escape(path_prefix) + "%"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT root, rel_path FROM files WHERE rel_path LIKE ? ESCAPE '\\' "
+                "OR (root || '/' || rel_path) LIKE ? ESCAPE '\\'",
+                (pattern, pattern),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    # -- chunks -----------------------------------------------------------------------------------
+    def all_chunk_tokens(self) -> tuple[list[str], list[str], list[str], list[list[str]]]:
+        """ids, ``root\\x00rel_path`` keys, languages and token lists of every chunk, in a stable order."""
+        ids: list[str] = []
+        paths: list[str] = []
+        langs: list[str] = []
+        tokens: list[list[str]] = []
+        with self._lock:
+            for cid, root, rel, lang, toks in self._db.execute(
+                "SELECT id, root, rel_path, language, tokens FROM chunks ORDER BY id"
+            ):
+                ids.append(cid)
+                paths.append(f"{root}\x00{rel}")
+                langs.append(lang)
+                tokens.append(toks.split(" ") if toks else [])
+        return ids, paths, langs, tokens
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, str, int, int, str, str | None, str]]:
+        """id -> (root, rel_path, start_line, end_line, language, symbol, text)."""
+        out: dict[str, tuple[str, str, int, int, str, str | None, str]] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = list(ids[start : start + 500])
+                marks = ",".join("?" * len(part))
+                for row in self._db.execute(
+                    f"SELECT id, root, rel_path, start_line, end_line, language, symbol, text FROM chunks "  # noqa: S608
+                    f"WHERE id IN ({marks})",
+                    part,
+                ):
+                    out[row[0]] = row[1:]
+        return out
+
+    def stats(self) -> list[RootStats]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT r.root, r.last_indexed, "
+                "(SELECT COUNT(*) FROM files f WHERE f.root = r.root), "
+                "(SELECT COALESCE(SUM(chunk_count), 0) FROM files f WHERE f.root = r.root) "
+                "FROM roots r ORDER BY r.root"
+            ).fetchall()
+        return [RootStats(root=r[0], files=r[2], chunks=r[3], last_indexed=r[1]) for r in rows]

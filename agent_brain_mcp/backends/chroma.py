@@ -1,0 +1,308 @@
+"""ChromaDB backend: vectors in Chroma (embedded folder or server), manifest and BM25 beside it.
+
+Chroma quirks handled here, and only here (see docs/FINDINGS in the README):
+- collections are created with ``embedding_function=None`` so nothing tries to download a model;
+- re-adding an existing id is silently ignored, so a file's old chunks are deleted by path and the
+  new ones written with ``upsert``;
+- the client is synchronous, so every call runs in a small thread pool off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agent_brain_mcp.backends.base import (
+    Backend,
+    BackendInfo,
+    FileRecord,
+    FileWrite,
+    RootStats,
+    ScoredChunk,
+    SearchFilters,
+)
+from agent_brain_mcp.backends.catalog import SCHEMA_VERSION, Catalog
+from agent_brain_mcp.backends.keyword_index import KeywordIndex
+from agent_brain_mcp.config import ChromaSettings
+from agent_brain_mcp.embeddings.base import EmbeddingIdentity
+from agent_brain_mcp.errors import BackendUnavailableError, IndexMismatchError
+from agent_brain_mcp.indexing.keywords import tokenize
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DELETE_BATCH = 200
+
+
+class ChromaBackend(Backend):
+    name = "chromadb"
+
+    def __init__(self, settings: ChromaSettings, state_dir: Path) -> None:
+        self._settings = settings
+        self._state_dir = state_dir
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma")
+        self._client: Any = None
+        self._collection: Any = None
+        self._catalog: Catalog | None = None
+        self._keywords: KeywordIndex | None = None
+        self._max_batch = 1000
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise BackendUnavailableError("the Chroma backend is not open")
+        return self._catalog
+
+    def info(self) -> BackendInfo:
+        s = self._settings
+        where = f"chroma server {s.host}:{s.port}" if s.host else str(self._state_dir / "chroma")
+        return BackendInfo(self.name, where, {"collection": s.collection, "catalog": str(self._state_dir)})
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def open(self) -> None:
+        await self._run(self._open_sync)
+
+    def _open_sync(self) -> None:
+        try:
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            self._catalog = Catalog(self._state_dir / "catalog.sqlite3")
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"cannot create the index folder {self._state_dir}: {exc.strerror or exc}. "
+                "Set storage.chromadb.persist_dir in the config to a writable folder."
+            ) from exc
+        except Exception as exc:  # sqlite3.DatabaseError: a corrupted catalog
+            raise BackendUnavailableError(
+                f"the index catalog {self._state_dir / 'catalog.sqlite3'} is unreadable ({exc}). "
+                f"Delete the folder {self._state_dir} and run index_path again to rebuild."
+            ) from exc
+        version = self._catalog.get_meta("schema_version")
+        if version not in (None, SCHEMA_VERSION):
+            raise IndexMismatchError(
+                f"the index at {self._state_dir} has layout version {version}; this server writes "
+                f"{SCHEMA_VERSION}. Rebuild it: index_path(path, force=true), or delete the folder."
+            )
+        self._client = self._make_client()
+        self._collection = self._get_collection()
+        self._max_batch = int(getattr(self._client, "get_max_batch_size", lambda: 1000)() or 1000)
+        if not self._catalog.roots() and self._collection.count() > 0:
+            log.warning("Chroma collection has chunks the catalog does not know: clearing it")
+            self._recreate_collection()
+        self._keywords = KeywordIndex(self._state_dir / "keyword", self._catalog)
+
+    def _make_client(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaClientSettings
+
+        client_settings = ChromaClientSettings(anonymized_telemetry=False, allow_reset=False)
+        s = self._settings
+        try:
+            if s.host:
+                client = chromadb.HttpClient(host=s.host, port=s.port, ssl=s.ssl, settings=client_settings)
+                client.heartbeat()
+                return client
+            return chromadb.PersistentClient(path=str(self._state_dir / "chroma"), settings=client_settings)
+        except Exception as exc:  # chromadb raises many types for a dead server or a bad folder
+            where = f"the Chroma server at {s.host}:{s.port}" if s.host else f"the Chroma folder {self._state_dir}"
+            raise BackendUnavailableError(
+                f"cannot open {where}: {exc}. Check that it is running/writable, or fix storage.chromadb "
+                "in the config."
+            ) from exc
+
+    def _get_collection(self) -> Any:
+        return self._client.get_or_create_collection(
+            name=self._settings.collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def _recreate_collection(self) -> None:
+        try:
+            self._client.delete_collection(self._settings.collection)
+        except Exception as exc:  # noqa: BLE001 - missing collection is fine
+            log.debug("delete_collection: %s", exc)
+        self._collection = self._get_collection()
+
+    async def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- identity ---------------------------------------------------------------------------------
+    async def get_identity(self) -> EmbeddingIdentity | None:
+        c = self.catalog
+        provider, model, dim = (c.get_meta(k) for k in ("embedding_provider", "embedding_model", "embedding_dimension"))
+        if not (provider and model and dim):
+            return None
+        return EmbeddingIdentity(provider, model, int(dim))
+
+    async def set_identity(self, identity: EmbeddingIdentity) -> None:
+        await self._run(
+            self.catalog.set_meta,
+            {
+                "embedding_provider": identity.provider,
+                "embedding_model": identity.model,
+                "embedding_dimension": str(identity.dimension),
+                "schema_version": SCHEMA_VERSION,
+            },
+        )
+
+    async def reset(self) -> None:
+        def _reset() -> None:
+            self._recreate_collection()
+            self.catalog.reset()
+
+        await self._run(_reset)
+
+    # -- manifest and writes ----------------------------------------------------------------------
+    async def roots(self) -> list[str]:
+        return await self._run(self.catalog.roots)
+
+    async def file_records(self, root: str, scope: str = "") -> dict[str, FileRecord]:
+        return await self._run(self.catalog.file_records, root, scope)
+
+    def _delete_paths(self, paths: Sequence[str]) -> None:
+        for start in range(0, len(paths), _DELETE_BATCH):
+            part = list(paths[start : start + _DELETE_BATCH])
+            where = {"path": part[0]} if len(part) == 1 else {"path": {"$in": part}}
+            self._collection.delete(where=where)
+
+    def _write_sync(self, root: str, writes: Sequence[FileWrite]) -> None:
+        self._delete_paths([f"{root}/{w.record.rel_path}" for w in writes])
+        chunks = [c for w in writes for c in w.chunks]
+        for start in range(0, len(chunks), self._max_batch):
+            part = chunks[start : start + self._max_batch]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=[list(c.embedding) for c in part],
+                documents=[c.text for c in part],
+                metadatas=[_metadata(root, c) for c in part],
+            )
+        # The catalog is written last: if we die before this, the next run redoes these files.
+        self.catalog.write_files(
+            root, [(w.record, w.chunks, [" ".join(tokenize(c.search_text)) for c in w.chunks]) for w in writes]
+        )
+
+    async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
+        if writes:
+            await self._run(self._write_sync, root, writes)
+
+    async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
+        if records:
+            await self._run(self.catalog.touch_files, root, records)
+
+    async def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:
+        def _remove() -> int:
+            self._delete_paths([f"{root}/{p}" for p in rel_paths])
+            return self.catalog.remove_files(root, rel_paths)
+
+        return await self._run(_remove) if rel_paths else 0
+
+    async def remove_root(self, root: str) -> int:
+        def _remove() -> int:
+            self._collection.delete(where={"root": root})
+            return self.catalog.remove_root(root)
+
+        return await self._run(_remove)
+
+    async def finish_run(self, root: str) -> None:
+        def _finish() -> None:
+            self.catalog.mark_indexed(root)
+            assert self._keywords is not None
+            self._keywords.ensure_current()
+
+        await self._run(_finish)
+
+    # -- queries ----------------------------------------------------------------------------------
+    def _where(self, filters: SearchFilters) -> tuple[dict[str, Any] | None, bool]:
+        """Chroma ``where`` for the filters, and False when no file can match."""
+        clauses: list[dict[str, Any]] = []
+        if filters.language:
+            clauses.append({"language": filters.language})
+        if filters.path_prefix:
+            matches = self.catalog.matching_paths(filters.path_prefix)
+            if not matches:
+                return None, False
+            paths = [f"{root}/{rel}" for root, rel in matches]
+            clauses.append({"path": paths[0]} if len(paths) == 1 else {"path": {"$in": paths}})
+        if not clauses:
+            return None, True
+        return (clauses[0] if len(clauses) == 1 else {"$and": clauses}), True
+
+    def _vector_sync(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        where, possible = self._where(filters)
+        total = self._collection.count()
+        if not possible or total == 0:
+            return []
+        res = self._collection.query(
+            query_embeddings=[list(embedding)],
+            n_results=min(top_k, total),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for cid, doc, meta, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+        ):
+            hits.append(
+                ScoredChunk(
+                    id=cid,
+                    root=str(meta["root"]),
+                    rel_path=str(meta["rel_path"]),
+                    start_line=int(meta["start_line"]),
+                    end_line=int(meta["end_line"]),
+                    language=str(meta["language"]),
+                    symbol=meta.get("symbol"),
+                    text=doc or "",
+                    score=1.0 - float(dist),
+                )
+            )
+        return hits
+
+    async def vector_search(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        return await self._run(self._vector_sync, embedding, top_k, filters)
+
+    def _keyword_sync(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        assert self._keywords is not None
+        found = self._keywords.search(tokenize(query), top_k, filters.path_prefix, filters.language)
+        rows = self.catalog.chunks_by_id([cid for cid, _ in found])
+        hits = []
+        for cid, score in found:
+            row = rows.get(cid)
+            if row is None:
+                continue
+            root, rel, start, end, lang, symbol, text = row
+            hits.append(ScoredChunk(cid, root, rel, start, end, lang, symbol, text, score))
+        return hits
+
+    async def keyword_search(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        return await self._run(self._keyword_sync, query, top_k, filters)
+
+    async def stats(self) -> list[RootStats]:
+        return await self._run(self.catalog.stats)
+
+
+def _metadata(root: str, chunk: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "root": root,
+        "rel_path": chunk.rel_path,
+        "path": f"{root}/{chunk.rel_path}",
+        "ordinal": chunk.ordinal,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "language": chunk.language,
+    }
+    if chunk.symbol:
+        meta["symbol"] = chunk.symbol
+    return meta

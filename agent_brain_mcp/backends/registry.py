@@ -1,0 +1,42 @@
+"""Backends by name. The lifespan builds the configured one; nothing else constructs backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent_brain_mcp.backends.base import Backend
+from agent_brain_mcp.config import Settings
+from agent_brain_mcp.errors import UnknownBackendError
+
+BackendFactory = Callable[[Settings], Backend]
+
+
+def _chromadb(settings: Settings) -> Backend:
+    from agent_brain_mcp.backends.chroma import ChromaBackend
+
+    chroma = settings.storage.chromadb
+    return ChromaBackend(chroma, settings.resolve(chroma.persist_dir))
+
+
+_REGISTRY: dict[str, BackendFactory] = {"chromadb": _chromadb}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Add (or replace) a backend factory."""
+    _REGISTRY[name] = factory
+
+
+def available_backends() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_backend(settings: Settings) -> Backend:
+    """The backend named by ``storage.backend``; raises ``UnknownBackendError``."""
+    name = settings.storage.backend
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise UnknownBackendError(
+            f"storage.backend {name!r} is not available; choose one of {available_backends()}"
+        ) from None
+    return factory(settings)

@@ -1,0 +1,163 @@
+"""Settings: one small pydantic model per concern, read once from YAML, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent_brain_mcp.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(".claude/agent-brain/config.yaml")
+CONFIG_ENV = "AGENT_BRAIN_CONFIG"
+DEFAULT_STATE_DIR = Path(".claude/agent-brain/index")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChromaSettings(_Strict):
+    """Embedded Chroma in ``persist_dir``, or a Chroma server at ``host``:``port``."""
+
+    persist_dir: Path = DEFAULT_STATE_DIR
+    collection: str = Field(default="agent_brain", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$")
+    host: str | None = None
+    port: int = Field(default=8000, ge=1, le=65535)
+    ssl: bool = False
+
+
+class PostgresSettings(_Strict):
+    """A PostgreSQL + pgvector server (used by the ``postgresql`` backend)."""
+
+    url: str | None = None
+    host: str = "localhost"
+    port: int = Field(default=5432, ge=1, le=65535)
+    database: str = "agent_brain"
+    user: str = "agent_brain"
+    password_env: str = "AGENT_BRAIN_DB_PASSWORD"
+    pool_size: int = Field(default=5, ge=1, le=100)
+    max_overflow: int = Field(default=5, ge=0, le=100)
+    table: str = Field(default="agent_brain", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    hnsw_m: int = Field(default=16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
+    hnsw_ef_search: int = Field(default=64, ge=1, le=1000)
+    embedded: bool = False
+
+
+class StorageSettings(_Strict):
+    backend: Literal["chromadb", "postgresql"] = "chromadb"
+    chromadb: ChromaSettings = ChromaSettings()
+    postgresql: PostgresSettings = PostgresSettings()
+
+
+class EmbeddingSettings(_Strict):
+    """Which model turns text into vectors. ``local`` needs no network and no key."""
+
+    provider: Literal["local", "openai", "ollama", "hash"] = "local"
+    model: str | None = None
+    dimension: int | None = Field(default=None, ge=1, le=16000)
+    batch_size: int = Field(default=32, ge=1, le=2048)
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_provider_options(self) -> EmbeddingSettings:
+        if self.provider == "local" and self.dimension not in (None, 384):
+            raise ValueError("embedding.dimension: the local model (all-MiniLM-L6-v2) has 384 dimensions")
+        return self
+
+
+class IndexingSettings(_Strict):
+    """How files are chosen and cut into chunks."""
+
+    chunk_lines: int = Field(default=60, ge=5, le=2000)
+    chunk_overlap_lines: int = Field(default=10, ge=0, le=500)
+    chunk_chars: int = Field(default=2400, ge=200, le=100_000)
+    max_file_bytes: int = Field(default=1_000_000, ge=1)
+    exclude: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+    use_gitignore: bool = True
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> IndexingSettings:
+        if self.chunk_overlap_lines >= self.chunk_lines:
+            raise ValueError("indexing.chunk_overlap_lines must be smaller than indexing.chunk_lines")
+        return self
+
+
+class LoggingSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Strict):
+    """The whole config file."""
+
+    storage: StorageSettings = StorageSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    indexing: IndexingSettings = IndexingSettings()
+    logging: LoggingSettings = LoggingSettings()
+    # Relative paths in the config resolve against this directory (where the server started).
+    project_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def resolve(self, path: Path) -> Path:
+        """An absolute path for a config path, relative ones taken from ``project_dir``."""
+        path = path.expanduser()
+        return path if path.is_absolute() else (self.project_dir / path).resolve()
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    lines = [f"Invalid config in {source}:"]
+    for item in err.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        msg = item["msg"]
+        if item["type"] == "literal_error":
+            allowed = item.get("ctx", {}).get("expected", "")
+            msg = f"must be one of {allowed}, got {item['input']!r}"
+        elif item["type"] == "extra_forbidden":
+            msg = "is not a known setting (check the spelling; see the README's config reference)"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def config_path(env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The config file to read: ``$AGENT_BRAIN_CONFIG`` or ``.claude/agent-brain/config.yaml``."""
+    env = os.environ if env is None else env  # type: ignore[assignment]
+    assert env is not None
+    raw = env.get(CONFIG_ENV)
+    base = cwd or Path.cwd()
+    if raw:
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else base / path
+    return base / DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path | None = None, *, cwd: Path | None = None) -> Settings:
+    """Read and validate the config; a missing file means defaults.
+
+    Raises ``ConfigError`` naming the bad key and the allowed values.
+    """
+    import yaml  # small, but only needed here
+
+    cwd = (cwd or Path.cwd()).resolve()
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+    path = path or config_path(cwd=cwd)
+    data: Any = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Invalid config in {path}: not valid YAML ({exc})") from exc
+        except OSError as exc:
+            raise ConfigError(f"Cannot read config {path}: {exc.strerror}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"Invalid config in {path}: the top level must be a mapping of settings")
+    elif explicit:
+        raise ConfigError(f"Config file {path} (from ${CONFIG_ENV}) does not exist")
+    try:
+        return Settings.model_validate({**data, "project_dir": cwd})
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, str(path))) from exc

@@ -1,0 +1,69 @@
+"""The embedding-provider interface every provider implements."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EmbeddingIdentity:
+    """What an index records about the model that wrote it; a mismatch means garbage results."""
+
+    provider: str
+    model: str
+    dimension: int
+
+    def describe(self) -> str:
+        return f"{self.provider}:{self.model} ({self.dimension} dims)"
+
+
+class EmbeddingProvider(abc.ABC):
+    """Turns texts into L2-normalised vectors.
+
+    Subclasses implement the blocking ``_embed`` (called off the event loop) and ``identity``.
+    ``load`` does the slow one-time work (reading weights, checking a server) so that the
+    lifespan's warm-up can do it in the background.
+    """
+
+    batch_size: int = 32
+
+    def __init__(self) -> None:
+        # One inference at a time: a local model already uses every core, and remote
+        # providers get their parallelism from batching.
+        self._lock = asyncio.Lock()
+
+    @property
+    @abc.abstractmethod
+    def identity(self) -> EmbeddingIdentity:
+        """Provider, model and dimension, as recorded in the index."""
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Do the slow one-time set-up (blocking). Default: nothing to do."""
+
+    @abc.abstractmethod
+    def _embed(self, texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
+        """Embed one batch (blocking). Must return one vector per text."""
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed many texts in batches of ``batch_size`` (blocking)."""
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            out.extend(self._embed(texts[start : start + self.batch_size], is_query=False))
+        return out
+
+    async def aembed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts off the event loop."""
+        async with self._lock:
+            return await asyncio.to_thread(self.embed_documents, list(texts))
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Embed one query off the event loop."""
+        async with self._lock:
+            vectors = await asyncio.to_thread(self._embed, [text], is_query=True)
+        return vectors[0]
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (HTTP clients, sessions)."""

@@ -1,0 +1,81 @@
+"""Build the embedding provider the config names; each provider's module is imported only when chosen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from agent_brain_mcp.errors import UnknownProviderError
+
+if TYPE_CHECKING:
+    from agent_brain_mcp.config import EmbeddingSettings
+    from agent_brain_mcp.embeddings.base import EmbeddingProvider
+
+Builder = Callable[["EmbeddingSettings", Mapping[str, str]], "EmbeddingProvider"]
+
+
+def _batch_size(settings: EmbeddingSettings) -> dict[str, int]:
+    """Pass ``batch_size`` only if the config set it, so each provider keeps its own default otherwise."""
+    return {"batch_size": settings.batch_size} if "batch_size" in settings.model_fields_set else {}
+
+
+def _build_local(settings: EmbeddingSettings, env: Mapping[str, str]) -> EmbeddingProvider:
+    from agent_brain_mcp.embeddings.local_onnx import LocalOnnxProvider
+
+    return LocalOnnxProvider(batch_size=settings.batch_size)
+
+
+def _build_openai(settings: EmbeddingSettings, env: Mapping[str, str]) -> EmbeddingProvider:
+    from agent_brain_mcp.embeddings.openai import OpenAIProvider
+
+    return OpenAIProvider(
+        model=settings.model or "text-embedding-3-small",
+        base_url=settings.base_url or "https://api.openai.com/v1",
+        api_key=env.get(settings.api_key_env) or None,  # local servers need no key
+        dimensions=settings.dimension,
+        timeout=settings.timeout_seconds,
+        api_key_env=settings.api_key_env,
+        **_batch_size(settings),
+    )
+
+
+def _build_ollama(settings: EmbeddingSettings, env: Mapping[str, str]) -> EmbeddingProvider:
+    from agent_brain_mcp.embeddings.ollama import OllamaProvider
+
+    return OllamaProvider(
+        model=settings.model or "nomic-embed-text",
+        base_url=settings.base_url or "http://localhost:11434",
+        dimension=settings.dimension,
+        timeout=settings.timeout_seconds,
+        **_batch_size(settings),
+    )
+
+
+def _build_hash(settings: EmbeddingSettings, env: Mapping[str, str]) -> EmbeddingProvider:
+    from agent_brain_mcp.embeddings.hashing import HashingProvider
+
+    return HashingProvider(settings.dimension or 256, **_batch_size(settings))
+
+
+_BUILDERS: dict[str, Builder] = {
+    "local": _build_local,
+    "openai": _build_openai,
+    "ollama": _build_ollama,
+    "hash": _build_hash,
+}
+
+
+def known_provider_names() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def create_embedding_provider(settings: EmbeddingSettings, env: Mapping[str, str] | None = None) -> EmbeddingProvider:
+    """The provider ``settings.provider`` names (not yet loaded). ``env`` defaults to ``os.environ``."""
+    builder = _BUILDERS.get(settings.provider)
+    if builder is None:
+        raise UnknownProviderError(
+            f"unknown embedding provider {settings.provider!r}: embedding.provider must be one of "
+            f"{', '.join(known_provider_names())}"
+        )
+    return builder(settings, os.environ if env is None else env)

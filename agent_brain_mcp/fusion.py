@@ -1,0 +1,36 @@
+"""Reciprocal-rank fusion of a semantic and a keyword ranking."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from agent_brain_mcp.backends.base import ScoredChunk
+
+DEFAULT_RRF_K = 60
+DEFAULT_ALPHA = 0.5
+
+
+def reciprocal_rank_fusion(
+    vector: list[ScoredChunk],
+    keyword: list[ScoredChunk],
+    *,
+    top_k: int,
+    alpha: float = DEFAULT_ALPHA,
+    k: int = DEFAULT_RRF_K,
+) -> list[ScoredChunk]:
+    """Fuse two rankings: ``alpha / (k + vector_rank) + (1 - alpha) / (k + keyword_rank)``.
+
+    ``alpha=1`` is pure vector order, ``alpha=0`` pure keyword order. Ties keep vector order.
+    """
+    fused: dict[str, ScoredChunk] = {}
+    for rank, hit in enumerate(vector, start=1):
+        fused[hit.id] = replace(hit, score=alpha / (k + rank), vector_rank=rank, keyword_rank=None)
+    for rank, hit in enumerate(keyword, start=1):
+        part = (1.0 - alpha) / (k + rank)
+        if hit.id in fused:
+            prev = fused[hit.id]
+            fused[hit.id] = replace(prev, score=prev.score + part, keyword_rank=rank)
+        else:
+            fused[hit.id] = replace(hit, score=part, vector_rank=None, keyword_rank=rank)
+    order = sorted(fused.values(), key=lambda h: -h.score)
+    return [h for h in order if h.score > 0][:top_k]

@@ -1,0 +1,137 @@
+"""Cut a file's text into chunks that keep exact 1-based line spans.
+
+Markdown is cut at headings (the heading trail becomes the chunk's symbol); everything else into
+windows of lines that prefer to end at a blank line or before a top-level statement, with overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent_brain_mcp.indexing.languages import MARKDOWN
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    start_line: int
+    end_line: int
+    symbol: str | None = None
+
+
+@dataclass(frozen=True)
+class ChunkLimits:
+    max_lines: int = 60
+    overlap_lines: int = 10
+    max_chars: int = 2400
+
+
+def embedding_text(rel_path: str, chunk: Chunk) -> str:
+    """What is embedded and keyword-indexed: the path and symbol name the chunk, then its text."""
+    header = f"{rel_path} > {chunk.symbol}" if chunk.symbol else rel_path
+    return f"{header}\n{chunk.text}"
+
+
+def chunk_text(text: str, language: str, limits: ChunkLimits) -> list[Chunk]:
+    """Chunks of ``text`` (newlines already normalised to ``\\n``)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        return []
+    if language == MARKDOWN:
+        return _chunk_markdown(lines, limits)
+    return _windows(lines, 0, limits, None)
+
+
+def _is_break_before(line: str) -> bool:
+    """A line that starts a new top-level statement (no indentation, not a closing bracket)."""
+    return bool(line) and not line[0].isspace() and line[0] not in ")]}" and not line.startswith(("else", "elif"))
+
+
+def _window_end(lines: list[str], start: int, limits: ChunkLimits) -> int:
+    """Exclusive end of the window that starts at ``start``."""
+    end, chars = start, 0
+    while end < len(lines) and end - start < limits.max_lines:
+        cost = len(lines[end]) + 1
+        if end > start and chars + cost > limits.max_chars:
+            break
+        chars += cost
+        end += 1
+    if end >= len(lines):
+        return end
+    # Prefer a natural boundary in the second half of the window.
+    for k in range(end - 1, start + (end - start) // 2, -1):
+        if not lines[k].strip():
+            return k + 1
+        if _is_break_before(lines[k]) and k > start:
+            return k
+    return end
+
+
+def _windows(lines: list[str], offset: int, limits: ChunkLimits, symbol: str | None) -> list[Chunk]:
+    """Line windows over ``lines``; ``offset`` is the 0-based line number of ``lines[0]``."""
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(lines):
+        if len(lines[start]) > limits.max_chars:  # a minified or generated line
+            line_no = offset + start + 1
+            long = lines[start]
+            chunks.extend(
+                Chunk(long[i : i + limits.max_chars], line_no, line_no, symbol)
+                for i in range(0, len(long), limits.max_chars)
+            )
+            start += 1
+            continue
+        end = _window_end(lines, start, limits)
+        body = "\n".join(lines[start:end])
+        if body.strip():
+            chunks.append(Chunk(body, offset + start + 1, offset + end, symbol))
+        if end >= len(lines):
+            break
+        nxt = end - limits.overlap_lines if not _is_break_before(lines[end]) else end
+        start = max(nxt, start + 1)
+    return chunks
+
+
+def _markdown_sections(lines: list[str]) -> list[tuple[int, int, str | None]]:
+    """(start, end, heading trail) for each section; headings inside code fences do not count."""
+    sections: list[tuple[int, int, str | None]] = []
+    trail: list[tuple[int, str]] = []
+    start, symbol, fence = 0, None, None
+    for i, line in enumerate(lines):
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            marker = fence_match.group(1)
+            fence = None if fence == marker else (fence or marker)
+            continue
+        heading = None if fence else _HEADING.match(line)
+        if heading:
+            if i > start:
+                sections.append((start, i, symbol))
+            level = len(heading.group(1))
+            trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, heading.group(2))]
+            symbol = " / ".join(t for _, t in trail)
+            start = i
+    sections.append((start, len(lines), symbol))
+    return sections
+
+
+def _chunk_markdown(lines: list[str], limits: ChunkLimits) -> list[Chunk]:
+    merged: list[tuple[int, int, str | None]] = []
+    for start, end, symbol in _markdown_sections(lines):
+        if merged:
+            m_start, _, m_symbol = merged[-1]
+            size = sum(len(x) + 1 for x in lines[m_start:end])
+            if size <= limits.max_chars // 2 and end - m_start <= limits.max_lines:
+                merged[-1] = (m_start, end, m_symbol or symbol)  # tiny neighbours travel together
+                continue
+        merged.append((start, end, symbol))
+    chunks: list[Chunk] = []
+    for start, end, symbol in merged:
+        chunks.extend(_windows(lines[start:end], start, limits, symbol))
+    return chunks

@@ -1,0 +1,255 @@
+"""The indexing pipeline: walk -> filter -> read and chunk -> embed in batches -> write.
+
+Reading and chunking run in worker threads ahead of embedding (a bounded queue keeps memory flat),
+so the model is rarely idle. Unchanged files are recognised by size and mtime, then by content hash,
+and never re-embedded. Files are written whole, in batches, manifest last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite
+from agent_brain_mcp.config import IndexingSettings
+from agent_brain_mcp.embeddings.base import EmbeddingProvider
+from agent_brain_mcp.errors import EmbeddingError
+from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text
+from agent_brain_mcp.indexing.languages import detect_language
+from agent_brain_mcp.indexing.reader import SkipFile, read_text
+from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport
+from agent_brain_mcp.models import IndexResult, SkippedFile
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+
+_MAX_LISTED_SKIPS = 50
+_QUEUE_FILES = 64
+
+
+@dataclass
+class _Prepared:
+    candidate: Candidate
+    old: FileRecord | None
+    sha256: str = ""
+    language: str = "text"
+    chunks: list[Chunk] = field(default_factory=list)
+    skip_reason: str | None = None
+
+
+@dataclass
+class _Run:
+    root: str
+    force: bool
+    report: WalkReport
+    indexed: int = 0
+    unchanged: int = 0
+    chunks_written: int = 0
+    done: int = 0
+    kept: set[str] = field(default_factory=set)
+
+
+def chunk_id(root: str, rel_path: str, ordinal: int) -> str:
+    digest = hashlib.sha1(f"{root}\x00{rel_path}".encode(), usedforsecurity=False).hexdigest()[:20]
+    return f"{digest}-{ordinal}"
+
+
+class Indexer:
+    """Runs one indexing pass over (part of) a root for a backend and an embedding provider."""
+
+    def __init__(self, backend: Backend, embedder: EmbeddingProvider, settings: IndexingSettings) -> None:
+        self._backend = backend
+        self._embedder = embedder
+        self._settings = settings
+        self._limits = ChunkLimits(settings.chunk_lines, settings.chunk_overlap_lines, settings.chunk_chars)
+        self._flush_chunks = max(embedder.batch_size * 4, 64)
+
+    async def run(
+        self,
+        root: Path,
+        target: Path,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        force: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IndexResult:
+        started = time.perf_counter()
+        walker = Walker(
+            include=[*self._settings.include, *include],
+            exclude=[*self._settings.exclude, *exclude],
+            use_gitignore=self._settings.use_gitignore,
+            max_file_bytes=self._settings.max_file_bytes,
+        )
+        root_key = root.as_posix()
+        scope = "" if target == root else target.relative_to(root).as_posix()
+        run = _Run(root_key, force, WalkReport())
+        if target.is_file():
+            candidates = list(walker.single_file(target, root, run.report))
+        else:
+            candidates = await asyncio.to_thread(lambda: list(walker.walk(root, run.report, target)))
+        manifest = await self._backend.file_records(root_key, scope)
+        await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
+
+        todo: list[tuple[Candidate, FileRecord | None]] = []
+        for cand in candidates:
+            old = manifest.get(cand.rel_path)
+            if not force and old and old.size == cand.size and old.mtime_ns == cand.mtime_ns:
+                run.unchanged += 1
+                run.kept.add(cand.rel_path)
+            else:
+                todo.append((cand, old))
+        run.done = run.unchanged
+        await self._process(run, todo, len(candidates), progress)
+
+        gone = sorted(set(manifest) - run.kept)
+        chunks_removed = await self._backend.remove_files(root_key, gone)
+        await self._backend.finish_run(root_key)
+        stats = {s.root: s for s in await self._backend.stats()}.get(root_key)
+        seconds = round(time.perf_counter() - started, 3)
+        await _report(progress, len(candidates), len(candidates), "done")
+        return _result(run, scope, len(gone), chunks_removed, stats, seconds)
+
+    # -- the streaming part -------------------------------------------------------------------------
+    def _prepare(self, cand: Candidate, old: FileRecord | None, force: bool) -> _Prepared:
+        prepared = _Prepared(cand, old, language=detect_language(cand.rel_path))
+        try:
+            text = read_text(cand.abs_path, self._settings.max_file_bytes)
+        except SkipFile as exc:
+            prepared.skip_reason = str(exc)
+            return prepared
+        prepared.sha256 = text.sha256
+        if old is None or old.sha256 != text.sha256 or force:
+            prepared.chunks = chunk_text(text.text, prepared.language, self._limits)
+        return prepared
+
+    async def _produce(
+        self, todo: list[tuple[Candidate, FileRecord | None]], queue: asyncio.Queue[_Prepared | None], force: bool
+    ) -> None:
+        try:
+            for cand, old in todo:
+                await queue.put(await asyncio.to_thread(self._prepare, cand, old, force))
+        finally:
+            await queue.put(None)
+
+    async def _process(
+        self, run: _Run, todo: list[tuple[Candidate, FileRecord | None]], total: int, progress: ProgressFn | None
+    ) -> None:
+        queue: asyncio.Queue[_Prepared | None] = asyncio.Queue(maxsize=_QUEUE_FILES)
+        producer = asyncio.create_task(self._produce(todo, queue, run.force))
+        pending: list[_Prepared] = []
+        touched: list[FileRecord] = []
+        try:
+            while (item := await queue.get()) is not None:
+                run.done += 1
+                if item.skip_reason:
+                    run.report.skip(item.candidate.rel_path, item.skip_reason)
+                elif item.old is not None and item.old.sha256 == item.sha256 and not run.force:
+                    touched.append(_record(item))
+                    run.kept.add(item.candidate.rel_path)
+                    run.unchanged += 1
+                else:
+                    pending.append(item)
+                    if sum(len(p.chunks) for p in pending) >= self._flush_chunks:
+                        await self._flush(run, pending, total, progress)
+                        pending = []
+            await producer  # re-raises a failure in reading or chunking
+            await self._flush(run, pending, total, progress)
+            await self._backend.touch_files(run.root, touched)
+        finally:
+            if not producer.done():
+                producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+    async def _flush(self, run: _Run, batch: list[_Prepared], total: int, progress: ProgressFn | None) -> None:
+        if not batch:
+            return
+        texts = [embedding_text(p.candidate.rel_path, c) for p in batch for c in p.chunks]
+        try:
+            vectors = await self._embedder.aembed_documents(texts) if texts else []
+        except EmbeddingError:
+            raise
+        except Exception as exc:
+            raise EmbeddingError(f"the embedding model failed on a batch of {len(texts)} chunks: {exc}") from exc
+        writes: list[FileWrite] = []
+        it = iter(zip(texts, vectors, strict=True))
+        for p in batch:
+            rel = p.candidate.rel_path
+            records = []
+            for ordinal, chunk in enumerate(p.chunks):
+                search_text, vector = next(it)
+                records.append(
+                    ChunkRecord(
+                        id=chunk_id(run.root, rel, ordinal),
+                        rel_path=rel,
+                        ordinal=ordinal,
+                        start_line=chunk.start_line,
+                        end_line=chunk.end_line,
+                        language=p.language,
+                        symbol=chunk.symbol,
+                        text=chunk.text,
+                        search_text=search_text,
+                        embedding=vector,
+                    )
+                )
+            writes.append(FileWrite(_record(p), records))
+        await self._backend.write_files(run.root, writes)
+        run.indexed += len(batch)
+        run.chunks_written += len(texts)
+        run.kept.update(p.candidate.rel_path for p in batch)
+        await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
+
+
+def _record(p: _Prepared) -> FileRecord:
+    c = p.candidate
+    return FileRecord(c.rel_path, c.size, c.mtime_ns, p.sha256, len(p.chunks), p.language)
+
+
+async def _report(progress: ProgressFn | None, done: float, total: float | None, message: str) -> None:
+    if progress is None:
+        return
+    try:
+        await progress(done, total, message)
+    except Exception as exc:  # noqa: BLE001 - a client that cannot take progress must not stop indexing
+        log.debug("progress notification failed: %s", exc)
+
+
+def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: object, seconds: float) -> IndexResult:
+    reasons = Counter(_reason_key(reason) for _, reason in run.report.skipped)
+    total_files = getattr(stats, "files", 0)
+    total_chunks = getattr(stats, "chunks", 0)
+    summary = (
+        f"Indexed {run.indexed} new/changed files ({run.chunks_written} chunks), {run.unchanged} unchanged, "
+        f"{removed} removed, {len(run.report.skipped)} skipped in {seconds:.1f}s. "
+        f"The index now holds {total_files} files / {total_chunks} chunks under {run.root}."
+    )
+    if total_chunks == 0:
+        summary += " Nothing searchable was found: check the path and the include/exclude globs."
+    return IndexResult(
+        root=run.root,
+        scope=scope or ".",
+        files_indexed=run.indexed,
+        files_unchanged=run.unchanged,
+        files_removed=removed,
+        files_skipped=len(run.report.skipped),
+        skipped_by_reason=dict(reasons),
+        skipped=[SkippedFile(path=p, reason=r) for p, r in run.report.skipped[:_MAX_LISTED_SKIPS]],
+        chunks_written=run.chunks_written,
+        chunks_removed=chunks_removed,
+        total_files=total_files,
+        total_chunks=total_chunks,
+        seconds=seconds,
+        summary=summary,
+    )
+
+
+def _reason_key(reason: str) -> str:
+    """'too large (123 bytes > ...)' -> 'too large'."""
+    return reason.split(" (", 1)[0]

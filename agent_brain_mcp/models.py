@@ -1,0 +1,71 @@
+"""The typed results the tools return (clients get them as ``structuredContent``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SkippedFile(BaseModel):
+    path: str = Field(description="Path relative to the indexed root")
+    reason: str
+
+
+class IndexResult(BaseModel):
+    """What one ``index_path`` run did."""
+
+    root: str = Field(description="The indexed root folder (absolute); hits' file_path is relative to it")
+    scope: str = Field(description="The part of the root this run looked at ('.' for all of it)")
+    files_indexed: int = Field(description="New or changed files embedded in this run")
+    files_unchanged: int = Field(description="Files whose content hash matched: nothing re-embedded")
+    files_removed: int = Field(description="Files gone from disk (or now excluded) whose chunks were deleted")
+    files_skipped: int = Field(description="Files passed over: binary, too large, unreadable, ...")
+    skipped_by_reason: dict[str, int] = Field(default_factory=dict)
+    skipped: list[SkippedFile] = Field(default_factory=list, description="The first skipped files")
+    chunks_written: int
+    chunks_removed: int
+    total_files: int = Field(description="Files now in the index under this root")
+    total_chunks: int = Field(description="Chunks now in the index under this root")
+    seconds: float
+    summary: str
+
+
+class SearchHit(BaseModel):
+    file_path: str = Field(description="Path relative to `root`")
+    root: str = Field(description="The indexed root folder (absolute)")
+    start_line: int = Field(description="First line of the chunk, 1-based")
+    end_line: int = Field(description="Last line of the chunk, inclusive")
+    language: str
+    symbol: str | None = Field(default=None, description="Enclosing section or symbol, when known")
+    score: float = Field(description="Higher is better; cosine similarity for search, fused score for hybrid")
+    vector_rank: int | None = Field(default=None, description="1-based rank on the semantic side, if any")
+    keyword_rank: int | None = Field(default=None, description="1-based rank on the keyword side, if any")
+    text: str
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: str = Field(description="'vector', 'hybrid' or 'keyword'")
+    hits: list[SearchHit]
+    chunks_in_index: int
+
+
+class RootStatus(BaseModel):
+    root: str
+    files: int
+    chunks: int
+    last_indexed: str | None = Field(default=None, description="ISO 8601 UTC time of the last run")
+
+
+class IndexStatus(BaseModel):
+    backend: str
+    location: str = Field(description="Where the index lives (folder or server)")
+    ready: bool = Field(description="False while the store and model are still loading, or after a failure")
+    problem: str | None = Field(default=None, description="What is wrong and how to fix it, if anything")
+    embedding_provider: str
+    embedding_model: str
+    embedding_dimension: int | None
+    index_embedding: str | None = Field(default=None, description="The model the index was built with")
+    roots: list[RootStatus]
+    files: int
+    chunks: int
+    last_indexed: str | None

@@ -1,0 +1,94 @@
+"""What the lifespan holds for the whole stdio session: the service, built by a background warm-up.
+
+The handshake must not wait for chromadb, onnxruntime or a database; the warm-up starts when the
+server starts and the first tool call waits only for what is left. A failed warm-up (a database
+that is down, a missing model) is reported to each tool call and retried by the next one, so the
+server recovers without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from agent_brain_mcp.config import Settings
+from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError
+from agent_brain_mcp.service import RetrievalService
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._service: RetrievalService | None = None
+        self._task: asyncio.Task[RetrievalService] | None = None
+        self._lock = asyncio.Lock()
+        self.last_error: AgentBrainError | None = None
+
+    def start_warmup(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._warm(), name="agent-brain-warmup")
+
+    async def _warm(self) -> RetrievalService:
+        from agent_brain_mcp.backends.registry import create_backend
+        from agent_brain_mcp.embeddings.factory import create_embedding_provider
+
+        started = time.perf_counter()
+        embedder = create_embedding_provider(self.settings.embedding)
+        backend = create_backend(self.settings)
+        load = asyncio.create_task(asyncio.to_thread(embedder.load))
+        try:
+            await backend.open()
+            await load
+            service = RetrievalService(backend, embedder, self.settings.indexing, self.settings.project_dir)
+            await service.check_identity()
+        except BaseException:
+            await asyncio.gather(load, return_exceptions=True)
+            await _quietly_close(backend, embedder)
+            raise
+        log.info("ready in %.2fs: %s at %s", time.perf_counter() - started, backend.name, backend.info().location)
+        return service
+
+    async def service(self) -> RetrievalService:
+        """The ready service; waits for the warm-up, retrying a failed one."""
+        if self._service is not None:
+            return self._service
+        async with self._lock:
+            if self._service is not None:
+                return self._service
+            if self._task is None or (self._task.done() and self._task.exception() is not None):
+                self._task = None
+                self.start_warmup()
+            assert self._task is not None
+            try:
+                self._service = await asyncio.shield(self._task)
+            except AgentBrainError as exc:
+                self.last_error = exc
+                raise
+            except Exception as exc:
+                log.exception("start-up failed")
+                self.last_error = BackendUnavailableError(f"start-up failed: {type(exc).__name__}: {exc}")
+                raise self.last_error from exc
+            self.last_error = None
+            return self._service
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._service is not None:
+            await self._service.close()
+            self._service = None
+
+
+async def _quietly_close(backend: object, embedder: object) -> None:
+    try:
+        await backend.close()  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001
+        log.debug("closing a half-open backend: %s", exc)
+    try:
+        embedder.close()  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001
+        log.debug("closing a half-open embedder: %s", exc)

@@ -1,0 +1,165 @@
+"""The MCP server: thin tool handlers over the retrieval service, built once in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from agent_brain_mcp import __version__
+from agent_brain_mcp.config import Settings
+from agent_brain_mcp.errors import AgentBrainError
+from agent_brain_mcp.models import IndexResult, IndexStatus, SearchResult
+from agent_brain_mcp.runtime import Runtime
+from agent_brain_mcp.service import RetrievalService
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INSTRUCTIONS = """\
+Semantic and keyword search over this project's code and docs.
+Index first: index_path(path='.') (cheap to repeat: unchanged files are skipped).
+Use hybrid_search by default: it finds both exact names and concepts. Use search for purely
+conceptual questions phrased unlike the code ('where do we retry failed requests').
+Use grep instead for exhaustive lists of an exact string (every caller of a function).
+"""
+
+INDEX_DOC = (
+    "Index (or refresh) a folder or file so search and hybrid_search can find its contents. "
+    "Incremental: only new or changed files are embedded, deleted files are dropped, so it is cheap to "
+    "call again after edits. Respects .gitignore files; skips binaries, dependencies, build output and "
+    "oversized files (reported with reasons). Call it once before the first search."
+)
+SEARCH_DOC = (
+    "Semantic search: finds code and docs by meaning, even when they use other words than the query. "
+    "Best for conceptual questions ('how are failed requests retried'). For exact identifiers, error "
+    "strings or mixed queries prefer hybrid_search; for an exhaustive list of one literal string use grep. "
+    "Hits give file_path (relative to root), start_line/end_line and the text."
+)
+HYBRID_DOC = (
+    "The default search: semantic and keyword (BM25) rankings fused by reciprocal rank. Finds exact names "
+    "(snake_case, camelCase, error messages) as well as concepts. Each hit says which side found it "
+    "(vector_rank, keyword_rank). alpha weights the semantic side (default 0.5)."
+)
+
+TopK = Annotated[int, Field(ge=1, le=200, description="How many hits to return (1-200)")]
+PathPrefix = Annotated[
+    str | None,
+    Field(description="Only files whose path (relative to the indexed root, or absolute) starts with this"),
+]
+Language = Annotated[str | None, Field(description="Only this language, e.g. 'python', 'markdown', 'typescript'")]
+
+
+async def _call(ctx: Context, fn: Callable[[RetrievalService], Awaitable[T]]) -> T:
+    """Run a service call, turning every failure into an ``isError`` result the agent can act on."""
+    runtime: Runtime = ctx.request_context.lifespan_context
+    try:
+        return await fn(await runtime.service())
+    except AgentBrainError as exc:
+        raise ToolError(str(exc)) from exc
+    except ToolError:
+        raise
+    except Exception as exc:
+        log.exception("unexpected error in a tool call")
+        raise ToolError(
+            f"Internal error ({type(exc).__name__}: {exc}). The server is still running; the index is "
+            "unchanged by the failed step. Retry, or run index_path(path, force=true) if it persists."
+        ) from exc
+
+
+def build_server(settings: Settings) -> MCPServer:
+    """An MCP server whose lifespan owns one warm-up runtime for the whole session."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[Runtime]:
+        runtime = Runtime(settings)
+        runtime.start_warmup()
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
+
+    mcp = MCPServer(name="agent-brain", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    @mcp.tool(
+        description=INDEX_DOC,
+        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True),
+    )
+    async def index_path(
+        path: Annotated[str, Field(description="Folder or file to index; relative paths start at the project")],
+        ctx: Context,
+        include: Annotated[
+            list[str] | None, Field(description="Only files matching these gitignore-style globs, e.g. ['*.py']")
+        ] = None,
+        exclude: Annotated[list[str] | None, Field(description="Also skip files matching these globs")] = None,
+        force: Annotated[bool, Field(description="Re-embed every file even if unchanged; rebuilds after a model change")] = False,
+    ) -> IndexResult:
+        """Index a folder or file (see INDEX_DOC)."""
+
+        async def progress(done: float, total: float | None, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        return await _call(
+            ctx,
+            lambda s: s.index_path(path, include=include or (), exclude=exclude or (), force=force, progress=progress),
+        )
+
+    @mcp.tool(description=SEARCH_DOC, annotations=ToolAnnotations(readOnlyHint=True))
+    async def search(
+        query: Annotated[str, Field(description="What you are looking for, in natural language")],
+        ctx: Context,
+        top_k: TopK = 10,
+        path_prefix: PathPrefix = None,
+        language: Language = None,
+    ) -> SearchResult:
+        """Semantic search (see SEARCH_DOC)."""
+        return await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language))
+
+    @mcp.tool(description=HYBRID_DOC, annotations=ToolAnnotations(readOnlyHint=True))
+    async def hybrid_search(
+        query: Annotated[str, Field(description="Words, identifiers or a question")],
+        ctx: Context,
+        top_k: TopK = 10,
+        path_prefix: PathPrefix = None,
+        language: Language = None,
+        alpha: Annotated[
+            float | None,
+            Field(ge=0.0, le=1.0, description="Weight of the semantic side: 1 = meaning only, 0 = keywords only"),
+        ] = None,
+    ) -> SearchResult:
+        """Hybrid search (see HYBRID_DOC)."""
+        return await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha))
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    async def index_status(ctx: Context) -> IndexStatus:
+        """What is indexed: backend, embedding model, roots, file and chunk counts, last run."""
+        runtime: Runtime = ctx.request_context.lifespan_context
+        try:
+            return await _call(ctx, lambda s: s.status())
+        except ToolError as exc:
+            return _not_ready_status(runtime, str(exc))
+
+    return mcp
+
+
+def _not_ready_status(runtime: Runtime, problem: str) -> IndexStatus:
+    s = runtime.settings
+    return IndexStatus(
+        backend=s.storage.backend,
+        location=str(s.resolve(s.storage.chromadb.persist_dir)) if s.storage.backend == "chromadb" else "postgresql",
+        ready=False,
+        problem=problem,
+        embedding_provider=s.embedding.provider,
+        embedding_model=s.embedding.model or "(default)",
+        embedding_dimension=s.embedding.dimension,
+        roots=[],
+        files=0,
+        chunks=0,
+        last_indexed=None,
+    )

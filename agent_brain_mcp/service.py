@@ -1,0 +1,216 @@
+"""The retrieval service: what the tools (and the CLI) call. Knows interfaces, not libraries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent_brain_mcp.backends.base import Backend, ScoredChunk, SearchFilters
+from agent_brain_mcp.config import IndexingSettings
+from agent_brain_mcp.embeddings.base import EmbeddingProvider
+from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotIndexedError
+from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
+from agent_brain_mcp.indexing.pipeline import Indexer, ProgressFn
+from agent_brain_mcp.models import IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
+
+log = logging.getLogger(__name__)
+
+MAX_TOP_K = 200
+MAX_QUERY_CHARS = 8000
+
+
+class RetrievalService:
+    def __init__(
+        self, backend: Backend, embedder: EmbeddingProvider, indexing: IndexingSettings, project_dir: Path
+    ) -> None:
+        self.backend = backend
+        self.embedder = embedder
+        self._indexing = indexing
+        self._project_dir = project_dir
+        self._write_lock = asyncio.Lock()
+        self._mismatch: IndexMismatchError | None = None
+
+    async def check_identity(self) -> None:
+        """Refuse to mix vectors of two models: remember a mismatch and report it on every call."""
+        recorded = await self.backend.get_identity()
+        current = self.embedder.identity
+        if recorded is not None and recorded != current:
+            self._mismatch = IndexMismatchError(
+                f"The index at {self.backend.info().location} was built with {recorded.describe()}, "
+                f"but the config selects {current.describe()}. Vectors of different models cannot be "
+                f"compared. Either set embedding back to provider={recorded.provider!r}, "
+                f"model={recorded.model!r} in the config, or rebuild the index with the new model: "
+                "call index_path(path, force=true) (this drops every indexed root; index each again)."
+            )
+            log.error("%s", self._mismatch)
+
+    def _refuse_if_mismatched(self) -> None:
+        if self._mismatch is not None:
+            raise self._mismatch
+
+    async def close(self) -> None:
+        try:
+            await self.backend.close()
+        finally:
+            self.embedder.close()
+
+    # -- indexing ---------------------------------------------------------------------------------
+    def _resolve_target(self, path: str) -> Path:
+        if not isinstance(path, str) or not path.strip():
+            raise InvalidInputError("path is empty: give a folder or file to index, e.g. '.' for the project")
+        if "\x00" in path:
+            raise InvalidInputError("path contains a NUL character")
+        raw = Path(path.strip()).expanduser()
+        target = raw if raw.is_absolute() else self._project_dir / raw
+        try:
+            target = target.resolve(strict=True)
+        except FileNotFoundError:
+            raise InvalidInputError(
+                f"path {path!r} does not exist (resolved to {target}). Relative paths start at "
+                f"{self._project_dir}."
+            ) from None
+        except (OSError, RuntimeError) as exc:
+            raise InvalidInputError(f"path {path!r} cannot be resolved: {exc}") from None
+        if not (target.is_dir() or target.is_file()):
+            raise InvalidInputError(f"path {path!r} is neither a folder nor a regular file")
+        return target
+
+    async def _choose_root(self, target: Path) -> Path:
+        """An indexed root that contains ``target``; else a new root (absorbing roots inside it)."""
+        roots = [Path(r) for r in await self.backend.roots()]
+        for root in roots:
+            if target == root or target.is_relative_to(root):
+                return root
+        new_root = target if target.is_dir() else target.parent
+        for root in roots:
+            if root.is_relative_to(new_root):
+                log.info("root %s is inside %s: merging it into the new root", root, new_root)
+                await self.backend.remove_root(root.as_posix())
+        return new_root
+
+    async def index_path(
+        self,
+        path: str,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        force: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IndexResult:
+        target = self._resolve_target(path)
+        async with self._write_lock:
+            if self._mismatch is not None:
+                if not force:
+                    raise self._mismatch
+                log.warning("rebuilding the index for %s", self.embedder.identity.describe())
+                await self.backend.reset()
+                self._mismatch = None
+            if await self.backend.get_identity() is None:
+                await self.backend.set_identity(self.embedder.identity)
+            root = await self._choose_root(target)
+            indexer = Indexer(self.backend, self.embedder, self._indexing)
+            return await indexer.run(root, target, include=include, exclude=exclude, force=force, progress=progress)
+
+    # -- search -----------------------------------------------------------------------------------
+    async def _prepare_query(
+        self, query: str, top_k: int, path_prefix: str | None, language: str | None
+    ) -> tuple[str, SearchFilters, int]:
+        self._refuse_if_mismatched()
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("query is empty: describe what you are looking for in a few words")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        stats = await self.backend.stats()
+        chunks = sum(s.chunks for s in stats)
+        if chunks == 0:
+            raise NotIndexedError(
+                "Nothing is indexed yet. Call index_path with the project folder (e.g. path='.') first, "
+                "then search again."
+            )
+        filters = SearchFilters(path_prefix=(path_prefix or None), language=(language or "").lower() or None)
+        return query.strip()[:MAX_QUERY_CHARS], filters, chunks
+
+    async def search(
+        self, query: str, top_k: int = 10, path_prefix: str | None = None, language: str | None = None
+    ) -> SearchResult:
+        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language)
+        vector = await self.embedder.aembed_query(query)
+        hits = await self.backend.vector_search(vector, top_k, filters)
+        for rank, hit in enumerate(hits, start=1):
+            hit.vector_rank = rank
+        return _result(query, "vector", hits, chunks)
+
+    async def hybrid_search(
+        self,
+        query: str,
+        top_k: int = 10,
+        path_prefix: str | None = None,
+        language: str | None = None,
+        alpha: float | None = None,
+    ) -> SearchResult:
+        alpha = DEFAULT_ALPHA if alpha is None else alpha
+        if not 0.0 <= alpha <= 1.0:
+            raise InvalidInputError(f"alpha must be between 0 (keywords only) and 1 (semantic only), got {alpha}")
+        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language)
+        vector = await self.embedder.aembed_query(query)
+        hits = await self.backend.hybrid_search(
+            vector, query, top_k, filters, alpha=alpha, rrf_k=DEFAULT_RRF_K, candidates=max(3 * top_k, 50)
+        )
+        return _result(query, "hybrid", hits, chunks)
+
+    async def keyword_search(
+        self, query: str, top_k: int = 10, path_prefix: str | None = None, language: str | None = None
+    ) -> SearchResult:
+        """BM25 / full-text ranking alone (the reference the evaluation compares against)."""
+        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language)
+        hits = await self.backend.keyword_search(query, top_k, filters)
+        for rank, hit in enumerate(hits, start=1):
+            hit.keyword_rank = rank
+        return _result(query, "keyword", hits, chunks)
+
+    # -- status -----------------------------------------------------------------------------------
+    async def status(self) -> IndexStatus:
+        info = self.backend.info()
+        stats = await self.backend.stats()
+        recorded = await self.backend.get_identity()
+        ident = self.embedder.identity
+        times = [s.last_indexed for s in stats if s.last_indexed]
+        return IndexStatus(
+            backend=info.name,
+            location=info.location,
+            ready=self._mismatch is None,
+            problem=str(self._mismatch) if self._mismatch else None,
+            embedding_provider=ident.provider,
+            embedding_model=ident.model,
+            embedding_dimension=ident.dimension,
+            index_embedding=recorded.describe() if recorded else None,
+            roots=[RootStatus(root=s.root, files=s.files, chunks=s.chunks, last_indexed=s.last_indexed) for s in stats],
+            files=sum(s.files for s in stats),
+            chunks=sum(s.chunks for s in stats),
+            last_indexed=max(times) if times else None,
+        )
+
+
+def _result(query: str, mode: str, hits: list[ScoredChunk], chunks: int) -> SearchResult:
+    return SearchResult(
+        query=query,
+        mode=mode,
+        chunks_in_index=chunks,
+        hits=[
+            SearchHit(
+                file_path=h.rel_path,
+                root=h.root,
+                start_line=h.start_line,
+                end_line=h.end_line,
+                language=h.language,
+                symbol=h.symbol,
+                score=round(h.score, 6),
+                vector_rank=h.vector_rank,
+                keyword_rank=h.keyword_rank,
+                text=h.text,
+            )
+            for h in hits
+        ],
+    )

@@ -1,0 +1,312 @@
+"""The retrieval service on a real embedded Chroma (and its BM25 sidecar), end to end below MCP.
+
+Most tests use the deterministic hashing embedder so they are fast and exact about what was
+embedded; the semantic tests use the real bundled model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+
+from agent_brain_mcp.backends.registry import create_backend
+from agent_brain_mcp.config import Settings
+from agent_brain_mcp.embeddings.base import EmbeddingProvider
+from agent_brain_mcp.embeddings.factory import create_embedding_provider
+from agent_brain_mcp.embeddings.hashing import HashingProvider
+from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotIndexedError
+from agent_brain_mcp.service import RetrievalService
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingEmbedder(HashingProvider):
+    """The real hashing embedder, counting what it is asked to embed."""
+
+    def __init__(self, dimension: int = 256) -> None:
+        super().__init__(dimension)
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.embedded.extend(texts)
+        return super().embed_documents(texts)
+
+
+@asynccontextmanager
+async def open_service(settings: Settings, embedder: EmbeddingProvider | None = None) -> AsyncIterator[RetrievalService]:
+    embedder = embedder or create_embedding_provider(settings.embedding)
+    embedder.load()
+    backend = create_backend(settings)
+    await backend.open()
+    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
+    await service.check_identity()
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sample_project: Path) -> Settings:
+    return make_settings(tmp_path / "index", sample_project)
+
+
+def _files(hits: Sequence[object]) -> list[str]:
+    return [h.file_path for h in hits]  # type: ignore[attr-defined]
+
+
+async def test_indexing_reports_what_it_indexed_and_what_it_skipped(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        result = await svc.index_path(str(sample_project))
+    assert result.root == sample_project.as_posix()
+    assert result.files_indexed == 8  # 4 code files, 2 markdown, legacy.txt, .gitignore
+    assert result.skipped_by_reason == {"binary": 2}
+    assert {s.path for s in result.skipped} == {"logo.png", "notes.txt"}
+    assert result.total_files == 8 and result.total_chunks == result.chunks_written > 0
+
+
+async def test_ignored_and_excluded_files_are_never_searchable(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        for query in ("hunter2 password", "left-pad module.exports", "x = 1"):
+            hits = (await svc.hybrid_search(query, top_k=50)).hits
+            assert not {"secret.txt", "generated/big.py", "node_modules/left-pad/index.js"} & set(_files(hits))
+
+
+async def test_hybrid_search_finds_an_exact_identifier_on_the_keyword_side(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        result = await svc.hybrid_search("makeSlugFromTitle", top_k=3)
+    top = result.hits[0]
+    assert top.file_path == "src/text/slug.py"
+    assert top.keyword_rank == 1
+    assert top.start_line == 1 and top.end_line == 6
+    assert "def makeSlugFromTitle" in top.text
+
+
+async def test_keyword_side_matches_parts_of_camel_and_snake_case_names(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        camel = await svc.keyword_search("slug from title", top_k=1)
+        snake = await svc.keyword_search("backoff retry", top_k=1)
+    assert _files(camel.hits) == ["src/text/slug.py"]
+    assert _files(snake.hits) == ["src/payments/retry.py"]
+
+
+async def test_reindexing_an_unchanged_tree_embeds_nothing(settings: Settings, sample_project: Path) -> None:
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        embedded_first = len(embedder.embedded)
+        # A touched file with the same bytes is recognised by its hash.
+        os.utime(sample_project / "README.md", ns=(1, 1))
+        second = await svc.index_path(str(sample_project))
+    assert embedded_first == first.chunks_written > 0
+    assert len(embedder.embedded) == embedded_first
+    assert second.files_indexed == 0 and second.chunks_written == 0
+    assert second.files_unchanged == first.files_indexed
+    assert second.total_chunks == first.total_chunks
+
+
+async def test_a_changed_file_replaces_its_old_chunks(settings: Settings, sample_project: Path) -> None:
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        await svc.index_path(str(sample_project))
+        embedder.embedded.clear()
+        (sample_project / "src/text/slug.py").write_text("def turnTitleIntoKebab(t):\n    return t\n")
+        result = await svc.index_path(str(sample_project))
+        old = await svc.keyword_search("makeSlugFromTitle", top_k=5)
+        new = await svc.hybrid_search("turnTitleIntoKebab", top_k=1)
+        vec = await svc.search("turnTitleIntoKebab", top_k=1)
+    assert result.files_indexed == 1 and result.files_unchanged == 7
+    assert len(embedder.embedded) == 1 and embedder.embedded[0].startswith("src/text/slug.py")
+    assert not any("makeSlugFromTitle" in h.text for h in old.hits)
+    assert new.hits[0].file_path == "src/text/slug.py" and "turnTitleIntoKebab" in new.hits[0].text
+    # Chroma ignores re-added ids; the vector side must show the new text, not the old one.
+    assert "turnTitleIntoKebab" in vec.hits[0].text
+
+
+async def test_a_deleted_file_disappears_from_both_rankings(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        (sample_project / "web/cart.ts").unlink()
+        result = await svc.index_path(str(sample_project))
+        hits = (await svc.hybrid_search("computeCartTotal shopping cart", top_k=50)).hits
+        status = await svc.status()
+    assert result.files_removed == 1 and result.chunks_removed >= 1
+    assert "web/cart.ts" not in _files(hits)
+    assert status.files == 7
+
+
+async def test_a_newly_ignored_file_is_removed_like_a_deleted_one(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        result = await svc.index_path(str(sample_project), exclude=["*.ts"])
+    assert result.files_removed == 1 and result.total_files == 7
+
+
+async def test_force_reembeds_every_file(settings: Settings, sample_project: Path) -> None:
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        again = await svc.index_path(str(sample_project), force=True)
+    assert again.files_indexed == first.files_indexed and again.chunks_written == first.chunks_written
+    assert again.total_chunks == first.total_chunks  # replaced, not duplicated
+
+
+async def test_path_prefix_and_language_filter_both_rankings(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        for mode in (svc.search, svc.hybrid_search):
+            in_src = await mode("function", top_k=50, path_prefix="src/")
+            assert in_src.hits and all(h.file_path.startswith("src/") for h in in_src.hits)
+            absolute = await mode("function", top_k=50, path_prefix=str(sample_project / "src/db"))
+            assert _files(absolute.hits) and set(_files(absolute.hits)) == {"src/db/connection.py"}
+            md = await mode("install", top_k=50, language="markdown")
+            assert md.hits and {h.language for h in md.hits} == {"markdown"}
+            # LIKE wildcards and quotes in a prefix are literal characters.
+            for weird in ("%", "_", "src/%", "x' OR '1'='1"):
+                assert (await mode("function", top_k=50, path_prefix=weird)).hits == []
+
+
+async def test_markdown_hits_carry_their_heading_trail(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        hits = (await svc.keyword_search("stale index skipped", top_k=1)).hits
+    assert hits[0].file_path == "docs/guide.md"
+    assert hits[0].symbol is not None and hits[0].symbol.startswith("Guide")
+
+
+async def test_searching_before_indexing_says_to_index_first(settings: Settings) -> None:
+    async with open_service(settings) as svc:
+        with pytest.raises(NotIndexedError, match="index_path"):
+            await svc.search("anything")
+
+
+async def test_bad_arguments_are_input_errors(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        with pytest.raises(InvalidInputError, match="does not exist"):
+            await svc.index_path(str(sample_project / "nope"))
+        with pytest.raises(InvalidInputError):
+            await svc.index_path("   ")
+        await svc.index_path(str(sample_project))
+        with pytest.raises(InvalidInputError, match="empty"):
+            await svc.search("  ")
+        with pytest.raises(InvalidInputError, match="top_k"):
+            await svc.search("x", top_k=0)
+        with pytest.raises(InvalidInputError, match="alpha"):
+            await svc.hybrid_search("x", alpha=1.5)
+        with pytest.raises(InvalidInputError, match="glob"):
+            await svc.index_path(str(sample_project), include=[""])
+
+
+async def test_an_empty_folder_indexes_to_zero_counts(settings: Settings, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    async with open_service(settings) as svc:
+        result = await svc.index_path(str(empty))
+    assert (result.files_indexed, result.total_files, result.total_chunks) == (0, 0, 0)
+    assert "Nothing searchable" in result.summary
+
+
+async def test_a_single_file_then_its_folder_share_one_root(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        single = await svc.index_path(str(sample_project / "README.md"))
+        assert (single.files_indexed, single.total_files) == (1, 1)
+        folder = await svc.index_path(str(sample_project))
+        status = await svc.status()
+    assert single.root == folder.root == sample_project.as_posix()
+    assert folder.files_unchanged == 1 and folder.files_indexed == 7
+    assert [r.root for r in status.roots] == [sample_project.as_posix()] and status.files == 8
+
+
+async def test_a_subfolder_run_leaves_the_rest_of_the_root_alone(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        shutil.rmtree(sample_project / "web")
+        sub = await svc.index_path(str(sample_project / "src"))
+        status = await svc.status()
+    assert sub.scope == "src" and sub.files_removed == 0 and sub.files_unchanged == 3
+    assert status.files == 8  # web/cart.ts is only dropped by a run that covers web/
+
+
+async def test_indexing_a_parent_folder_absorbs_an_inner_root(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project / "src"))
+        await svc.index_path(str(sample_project))
+        status = await svc.status()
+        hits = (await svc.keyword_search("retry_with_backoff", top_k=10)).hits
+    assert [r.root for r in status.roots] == [sample_project.as_posix()]
+    assert _files(hits).count("src/payments/retry.py") == len(hits) >= 1
+    assert len({(h.root, h.file_path, h.start_line) for h in hits}) == len(hits)
+
+
+async def test_the_index_survives_a_restart(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+    async with open_service(settings) as svc:
+        hybrid = await svc.hybrid_search("DatabasePool acquire", top_k=1)
+        again = await svc.index_path(str(sample_project))
+    assert hybrid.hits[0].file_path == "src/db/connection.py"
+    assert again.files_indexed == 0
+
+
+async def test_a_corrupted_keyword_index_is_rebuilt(settings: Settings, sample_project: Path, tmp_path: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+    keyword_dir = tmp_path / "index" / "keyword"
+    (keyword_dir / "chunks.json").write_text("{not json", encoding="utf-8")
+    async with open_service(settings) as svc:
+        hits = (await svc.keyword_search("DatabasePool", top_k=1)).hits
+    assert _files(hits) == ["src/db/connection.py"]
+
+
+async def test_opening_an_index_with_another_model_is_refused_until_rebuilt(
+    settings: Settings, sample_project: Path, tmp_path: Path
+) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+    other = make_settings(tmp_path / "index", sample_project, embedding={"dimension": 128})
+    async with open_service(other) as svc:
+        with pytest.raises(IndexMismatchError, match=r"hash:feature-hash-v1 \(256 dims\).*force=true"):
+            await svc.search("retry")
+        with pytest.raises(IndexMismatchError):
+            await svc.index_path(str(sample_project))
+        status = await svc.status()
+        assert status.ready is False and "256 dims" in (status.problem or "")
+        rebuilt = await svc.index_path(str(sample_project), force=True)
+        hits = (await svc.hybrid_search("retry_with_backoff", top_k=1)).hits
+        status = await svc.status()
+    assert rebuilt.files_indexed == 8
+    assert hits[0].file_path == "src/payments/retry.py"
+    assert status.ready and status.index_embedding == "hash:feature-hash-v1 (128 dims)"
+
+
+async def test_non_utf8_text_is_indexed_not_dropped(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        hits = (await svc.keyword_search("legacy menu", top_k=1)).hits
+    assert hits[0].file_path == "legacy.txt"
+    assert hits[0].text.startswith("Café crème") and "\r" not in hits[0].text
+    assert (hits[0].start_line, hits[0].end_line) == (1, 2)
+
+
+async def test_the_real_model_finds_code_by_meaning(tmp_path: Path, sample_project: Path) -> None:
+    settings = make_settings(tmp_path / "index", sample_project, provider="local")
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        retry = await svc.search("sleep longer after each failed attempt", top_k=3)
+        pool = await svc.search("share database connections between handlers", top_k=3)
+        cart = await svc.hybrid_search("sum of prices in the shopping basket", top_k=3)
+        status = await svc.status()
+    assert retry.hits[0].file_path == "src/payments/retry.py"
+    assert pool.hits[0].file_path == "src/db/connection.py"
+    assert cart.hits[0].file_path == "web/cart.ts"
+    assert status.embedding_model == "all-MiniLM-L6-v2" and status.embedding_dimension == 384
+    assert 0.2 < retry.hits[0].score <= 1.0
