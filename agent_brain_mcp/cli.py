@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,7 +18,9 @@ log = logging.getLogger("agent_brain_mcp")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="agent-brain-mcp", description="Code and docs retrieval for agents, over MCP.")
     p.add_argument("--version", action="version", version=f"agent-brain-mcp {__version__}")
-    p.add_argument("--config", type=Path, help=f"config YAML (default: ${CONFIG_ENV} or .claude/agent-brain/config.yaml)")
+    p.add_argument(
+        "--config", type=Path, help=f"config YAML (default: ${CONFIG_ENV} or .claude/agent-brain/config.yaml)"
+    )
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="overrides logging.level")
     p.add_argument("--quiet", action="store_true", help="no start-up banner")
     sub = p.add_subparsers(dest="command")
@@ -45,7 +46,8 @@ def _banner(settings: Settings, source: Path) -> str:
         if s.backend == "chromadb" and not s.chromadb.host
         else f"{s.backend} server"
     )
-    exe = shutil.which("agent-brain-mcp") or f"{sys.executable} -m agent_brain_mcp"
+    script = Path(sys.argv[0])
+    exe = str(script.resolve()) if script.name == "agent-brain-mcp" else f"{sys.executable} -m agent_brain_mcp"
     cfg = str(source) if source.exists() else f"{source} (not found: defaults)"
     return (
         f"agent-brain-mcp {__version__}: MCP on stdio. Index: {where}. "

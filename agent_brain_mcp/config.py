@@ -37,7 +37,7 @@ class PostgresSettings(_Strict):
     port: int = Field(default=5432, ge=1, le=65535)
     database: str = "agent_brain"
     user: str = "agent_brain"
-    password_env: str = "AGENT_BRAIN_DB_PASSWORD"
+    password_env: str = "AGENT_BRAIN_DB_PASSWORD"  # noqa: S105 - the name of an env var, not a secret
     pool_size: int = Field(default=5, ge=1, le=100)
     max_overflow: int = Field(default=5, ge=0, le=100)
     table: str = Field(default="agent_brain", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
@@ -143,7 +143,8 @@ def load_settings(path: Path | None = None, *, cwd: Path | None = None) -> Setti
     import yaml  # small, but only needed here
 
     cwd = (cwd or Path.cwd()).resolve()
-    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+    from_env = path is None and bool(os.environ.get(CONFIG_ENV))
+    explicit = path is not None or from_env
     path = path or config_path(cwd=cwd)
     data: Any = {}
     if path.exists():
@@ -156,7 +157,8 @@ def load_settings(path: Path | None = None, *, cwd: Path | None = None) -> Setti
         if not isinstance(data, dict):
             raise ConfigError(f"Invalid config in {path}: the top level must be a mapping of settings")
     elif explicit:
-        raise ConfigError(f"Config file {path} (from ${CONFIG_ENV}) does not exist")
+        origin = f" (from ${CONFIG_ENV})" if from_env else ""
+        raise ConfigError(f"Config file {path}{origin} does not exist")
     try:
         return Settings.model_validate({**data, "project_dir": cwd})
     except ValidationError as exc:

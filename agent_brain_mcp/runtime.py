@@ -18,6 +18,11 @@ from agent_brain_mcp.service import RetrievalService
 
 log = logging.getLogger(__name__)
 
+# Heavy imports in a worker thread still hold the GIL in long stretches; giving the handshake this
+# head start keeps `initialize` as fast as a bare server's, and costs a first tool call nothing
+# when the client, as all do, sends it later than this.
+WARMUP_DELAY_S = 0.25
+
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
@@ -31,7 +36,8 @@ class Runtime:
         if self._task is None:
             self._task = asyncio.create_task(self._warm(), name="agent-brain-warmup")
 
-    async def _warm(self) -> RetrievalService:
+    async def _warm(self, delay: float = WARMUP_DELAY_S) -> RetrievalService:
+        await asyncio.sleep(delay)
         from agent_brain_mcp.backends.registry import create_backend
         from agent_brain_mcp.embeddings.factory import create_embedding_provider
 
@@ -58,9 +64,8 @@ class Runtime:
         async with self._lock:
             if self._service is not None:
                 return self._service
-            if self._task is None or (self._task.done() and self._task.exception() is not None):
-                self._task = None
-                self.start_warmup()
+            if self._task is None or (self._task.done() and (self._task.cancelled() or self._task.exception())):
+                self._task = asyncio.create_task(self._warm(delay=0.0), name="agent-brain-warmup")
             assert self._task is not None
             try:
                 self._service = await asyncio.shield(self._task)

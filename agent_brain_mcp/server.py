@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -58,7 +58,7 @@ Language = Annotated[str | None, Field(description="Only this language, e.g. 'py
 
 async def _call(ctx: Context, fn: Callable[[RetrievalService], Awaitable[T]]) -> T:
     """Run a service call, turning every failure into an ``isError`` result the agent can act on."""
-    runtime: Runtime = ctx.request_context.lifespan_context
+    runtime = cast(Runtime, ctx.request_context.lifespan_context)
     try:
         return await fn(await runtime.service())
     except AgentBrainError as exc:
@@ -89,7 +89,7 @@ def build_server(settings: Settings) -> MCPServer:
 
     @mcp.tool(
         description=INDEX_DOC,
-        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True),
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
     )
     async def index_path(
         path: Annotated[str, Field(description="Folder or file to index; relative paths start at the project")],
@@ -98,7 +98,9 @@ def build_server(settings: Settings) -> MCPServer:
             list[str] | None, Field(description="Only files matching these gitignore-style globs, e.g. ['*.py']")
         ] = None,
         exclude: Annotated[list[str] | None, Field(description="Also skip files matching these globs")] = None,
-        force: Annotated[bool, Field(description="Re-embed every file even if unchanged; rebuilds after a model change")] = False,
+        force: Annotated[
+            bool, Field(description="Re-embed every file even if unchanged; rebuilds after a model change")
+        ] = False,
     ) -> IndexResult:
         """Index a folder or file (see INDEX_DOC)."""
 
@@ -110,7 +112,7 @@ def build_server(settings: Settings) -> MCPServer:
             lambda s: s.index_path(path, include=include or (), exclude=exclude or (), force=force, progress=progress),
         )
 
-    @mcp.tool(description=SEARCH_DOC, annotations=ToolAnnotations(readOnlyHint=True))
+    @mcp.tool(description=SEARCH_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def search(
         query: Annotated[str, Field(description="What you are looking for, in natural language")],
         ctx: Context,
@@ -121,7 +123,7 @@ def build_server(settings: Settings) -> MCPServer:
         """Semantic search (see SEARCH_DOC)."""
         return await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language))
 
-    @mcp.tool(description=HYBRID_DOC, annotations=ToolAnnotations(readOnlyHint=True))
+    @mcp.tool(description=HYBRID_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def hybrid_search(
         query: Annotated[str, Field(description="Words, identifiers or a question")],
         ctx: Context,
@@ -136,10 +138,10 @@ def build_server(settings: Settings) -> MCPServer:
         """Hybrid search (see HYBRID_DOC)."""
         return await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha))
 
-    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def index_status(ctx: Context) -> IndexStatus:
         """What is indexed: backend, embedding model, roots, file and chunk counts, last run."""
-        runtime: Runtime = ctx.request_context.lifespan_context
+        runtime = cast(Runtime, ctx.request_context.lifespan_context)
         try:
             return await _call(ctx, lambda s: s.status())
         except ToolError as exc:

@@ -68,8 +68,7 @@ class RetrievalService:
             target = target.resolve(strict=True)
         except FileNotFoundError:
             raise InvalidInputError(
-                f"path {path!r} does not exist (resolved to {target}). Relative paths start at "
-                f"{self._project_dir}."
+                f"path {path!r} does not exist (resolved to {target}). Relative paths start at {self._project_dir}."
             ) from None
         except (OSError, RuntimeError) as exc:
             raise InvalidInputError(f"path {path!r} cannot be resolved: {exc}") from None

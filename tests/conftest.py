@@ -2,102 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from agent_brain_mcp.config import Settings
+from support import SAMPLE_FILES, write_tree
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def make_settings(state_dir: Path, project_dir: Path, provider: str = "hash", **sections: Any) -> Settings:
-    """Settings for a private index in ``state_dir``; extra top-level sections merge in."""
-    data: dict[str, Any] = {
-        "storage": {"backend": "chromadb", "chromadb": {"persist_dir": str(state_dir)}},
-        "embedding": {"provider": provider},
-        "project_dir": str(project_dir),
-    }
-    for key, value in sections.items():
-        data[key] = {**data.get(key, {}), **value}
-    return Settings.model_validate(data)
-
-
-SAMPLE_FILES: dict[str, str] = {
-    "src/payments/retry.py": '''
-        """Retry policy for calls to the payment provider."""
-        import random
-        import time
-
-
-        def retry_with_backoff(call, attempts=5, base_delay=0.2):
-            """Call `call` until it succeeds, sleeping exponentially longer after each failure."""
-            for attempt in range(attempts):
-                try:
-                    return call()
-                except ConnectionError:
-                    time.sleep(base_delay * 2 ** attempt + random.random() / 10)
-            raise RuntimeError("payment provider unreachable after retries")
-        ''',
-    "src/db/connection.py": '''
-        """Database access."""
-
-
-        class DatabasePool:
-            """A pool of PostgreSQL connections shared by request handlers."""
-
-            def __init__(self, dsn: str, size: int = 10) -> None:
-                self.dsn = dsn
-                self.size = size
-
-            def acquire(self):
-                """Borrow a connection from the pool; the caller must release it."""
-                raise NotImplementedError
-        ''',
-    "src/text/slug.py": '''
-        import re
-
-
-        def makeSlugFromTitle(title: str) -> str:
-            """Lower-case a title and join its words with dashes for use in URLs."""
-            return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-        ''',
-    "web/cart.ts": """
-        export function computeCartTotal(items: { price: number; qty: number }[]): number {
-          // Sum of price times quantity for every line of the shopping cart.
-          return items.reduce((sum, item) => sum + item.price * item.qty, 0);
-        }
-        """,
-    "docs/guide.md": """
-        # Guide
-
-        ## Installation
-
-        Run `make run` to create the virtual environment and start the server.
-
-        ## Troubleshooting
-
-        If the index looks stale, call index_path again; unchanged files are skipped.
-        """,
-    "README.md": "# Sample project\n\nA tiny shop used by the tests.\n",
-    ".gitignore": "secret.txt\ngenerated/\n",
-    "secret.txt": "password = hunter2\n",
-    "generated/big.py": "x = 1\n",
-    "node_modules/left-pad/index.js": "module.exports = () => {}\n",
-}
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
-    return root
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 
@@ -100,6 +101,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def info(self) -> BackendInfo: ...
+
+    def private_paths(self) -> list[Path]:
+        """Folders this backend writes to; the indexer never indexes them."""
+        return []
 
     @abc.abstractmethod
     async def get_identity(self) -> EmbeddingIdentity | None:

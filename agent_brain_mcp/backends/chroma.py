@@ -68,6 +68,9 @@ class ChromaBackend(Backend):
         where = f"chroma server {s.host}:{s.port}" if s.host else str(self._state_dir / "chroma")
         return BackendInfo(self.name, where, {"collection": s.collection, "catalog": str(self._state_dir)})
 
+    def private_paths(self) -> list[Path]:
+        return [self._state_dir]
+
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
         await self._run(self._open_sync)
@@ -115,8 +118,7 @@ class ChromaBackend(Backend):
         except Exception as exc:  # chromadb raises many types for a dead server or a bad folder
             where = f"the Chroma server at {s.host}:{s.port}" if s.host else f"the Chroma folder {self._state_dir}"
             raise BackendUnavailableError(
-                f"cannot open {where}: {exc}. Check that it is running/writable, or fix storage.chromadb "
-                "in the config."
+                f"cannot open {where}: {exc}. Check that it is running/writable, or fix storage.chromadb in the config."
             ) from exc
 
     def _get_collection(self) -> Any:

@@ -13,12 +13,21 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from agent_brain_mcp.backends.catalog import Catalog
 
 log = logging.getLogger(__name__)
+
+
+def _bm25s() -> Any:
+    """Import bm25s lazily; it sets its own logger to DEBUG on import, which we undo."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @dataclass
@@ -58,9 +67,7 @@ class KeywordIndex:
                 return None
             retriever = None
             if meta["ids"]:
-                import bm25s
-
-                retriever = bm25s.BM25.load(str(self.folder / "bm25"))
+                retriever = _bm25s().BM25.load(str(self.folder / "bm25"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError) as exc:
@@ -81,9 +88,7 @@ class KeywordIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if ids:
-            import bm25s
-
-            retriever = bm25s.BM25()
+            retriever = _bm25s().BM25()
             # Empty token lists break bm25s' vocabulary; a placeholder token matches no query.
             retriever.index([t or ["\x00"] for t in tokens], show_progress=False)
             retriever.save(str(tmp / "bm25"))
@@ -109,7 +114,10 @@ class KeywordIndex:
                 keep &= loaded.langs == language
             if path_prefix:
                 keep &= np.fromiter(
-                    (r.startswith(path_prefix) or p.startswith(path_prefix) for r, p in zip(loaded.rel_paths, loaded.paths)),
+                    (
+                        r.startswith(path_prefix) or p.startswith(path_prefix)
+                        for r, p in zip(loaded.rel_paths, loaded.paths, strict=True)
+                    ),
                     dtype=bool,
                     count=len(loaded.ids),
                 )

@@ -23,7 +23,7 @@ from agent_brain_mcp.errors import EmbeddingError
 from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text
 from agent_brain_mcp.indexing.languages import detect_language
 from agent_brain_mcp.indexing.reader import SkipFile, read_text
-from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport
+from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
 from agent_brain_mcp.models import IndexResult, SkippedFile
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,15 @@ class Indexer:
     ) -> IndexResult:
         started = time.perf_counter()
         walker = Walker(
-            include=[*self._settings.include, *include],
-            exclude=[*self._settings.exclude, *exclude],
+            include=self._settings.include,
+            exclude=self._settings.exclude,
             use_gitignore=self._settings.use_gitignore,
             max_file_bytes=self._settings.max_file_bytes,
+            private_dirs=self._backend.private_paths(),
         )
+        # The call's own globs narrow what this run looks at: files outside them are neither
+        # indexed nor removed (the config's globs, .gitignore and defaults define the index itself).
+        in_scope = _scope_filter(include, exclude)
         root_key = root.as_posix()
         scope = "" if target == root else target.relative_to(root).as_posix()
         run = _Run(root_key, force, WalkReport())
@@ -95,7 +99,8 @@ class Indexer:
             candidates = list(walker.single_file(target, root, run.report))
         else:
             candidates = await asyncio.to_thread(lambda: list(walker.walk(root, run.report, target)))
-        manifest = await self._backend.file_records(root_key, scope)
+        candidates = [c for c in candidates if in_scope(c.rel_path)]
+        manifest = {k: v for k, v in (await self._backend.file_records(root_key, scope)).items() if in_scope(k)}
         await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
 
         todo: list[tuple[Candidate, FileRecord | None]] = []
@@ -205,6 +210,16 @@ class Indexer:
         run.chunks_written += len(texts)
         run.kept.update(p.candidate.rel_path for p in batch)
         await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
+
+
+def _scope_filter(include: Sequence[str], exclude: Sequence[str]) -> Callable[[str], bool]:
+    inc = compile_globs(include, "include")
+    exc = compile_globs(exclude, "exclude")
+
+    def in_scope(rel_path: str) -> bool:
+        return (inc is None or inc.match_file(rel_path)) and not (exc is not None and exc.match_file(rel_path))
+
+    return in_scope
 
 
 def _record(p: _Prepared) -> FileRecord:

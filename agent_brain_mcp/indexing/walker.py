@@ -69,7 +69,9 @@ class Walker:
         exclude: Sequence[str] = (),
         use_gitignore: bool = True,
         max_file_bytes: int = 1_000_000,
+        private_dirs: Sequence[Path] = (),
     ) -> None:
+        self._private = frozenset(p.resolve() for p in private_dirs)
         self._defaults = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
         self._exclude = compile_globs(exclude, "exclude")
         self._include = compile_globs(include, "include")
@@ -141,7 +143,8 @@ class Walker:
             if self._ignored(rel, is_dir, specs):
                 continue
             if is_dir:
-                yield from self._walk_dir(root, Path(entry.path), specs, report)
+                if Path(entry.path) not in self._private:
+                    yield from self._walk_dir(root, Path(entry.path), specs, report)
                 continue
             if is_link:
                 target = _link_target_inside(Path(entry.path), root)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from support import make_settings
 
 from agent_brain_mcp.backends.registry import create_backend
 from agent_brain_mcp.config import Settings
@@ -39,7 +39,9 @@ class CountingEmbedder(HashingProvider):
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, embedder: EmbeddingProvider | None = None) -> AsyncIterator[RetrievalService]:
+async def open_service(
+    settings: Settings, embedder: EmbeddingProvider | None = None
+) -> AsyncIterator[RetrievalService]:
     embedder = embedder or create_embedding_provider(settings.embedding)
     embedder.load()
     backend = create_backend(settings)
@@ -79,7 +81,9 @@ async def test_ignored_and_excluded_files_are_never_searchable(settings: Setting
             assert not {"secret.txt", "generated/big.py", "node_modules/left-pad/index.js"} & set(_files(hits))
 
 
-async def test_hybrid_search_finds_an_exact_identifier_on_the_keyword_side(settings: Settings, sample_project: Path) -> None:
+async def test_hybrid_search_finds_an_exact_identifier_on_the_keyword_side(
+    settings: Settings, sample_project: Path
+) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
         result = await svc.hybrid_search("makeSlugFromTitle", top_k=3)
@@ -90,7 +94,9 @@ async def test_hybrid_search_finds_an_exact_identifier_on_the_keyword_side(setti
     assert "def makeSlugFromTitle" in top.text
 
 
-async def test_keyword_side_matches_parts_of_camel_and_snake_case_names(settings: Settings, sample_project: Path) -> None:
+async def test_keyword_side_matches_parts_of_camel_and_snake_case_names(
+    settings: Settings, sample_project: Path
+) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
         camel = await svc.keyword_search("slug from title", top_k=1)
@@ -144,11 +150,27 @@ async def test_a_deleted_file_disappears_from_both_rankings(settings: Settings, 
     assert status.files == 7
 
 
-async def test_a_newly_ignored_file_is_removed_like_a_deleted_one(settings: Settings, sample_project: Path) -> None:
+async def test_a_newly_gitignored_file_is_removed_like_a_deleted_one(settings: Settings, sample_project: Path) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
-        result = await svc.index_path(str(sample_project), exclude=["*.ts"])
+        with (sample_project / ".gitignore").open("a", encoding="utf-8") as fh:
+            fh.write("*.ts\n")
+        result = await svc.index_path(str(sample_project))
     assert result.files_removed == 1 and result.total_files == 7
+
+
+async def test_a_calls_own_globs_narrow_the_run_without_removing_anything(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with open_service(settings) as svc:
+        only_py = await svc.index_path(str(sample_project), include=["*.py"])
+        assert (only_py.files_indexed, only_py.total_files) == (3, 3)
+        everything = await svc.index_path(str(sample_project))
+        assert everything.files_unchanged == 3 and everything.files_indexed == 5
+        (sample_project / "src/db/connection.py").unlink()
+        no_docs = await svc.index_path(str(sample_project), exclude=["*.md", "docs/"])
+    assert no_docs.files_removed == 1  # the deleted .py file, not the excluded docs
+    assert no_docs.total_files == 7
 
 
 async def test_force_reembeds_every_file(settings: Settings, sample_project: Path) -> None:
@@ -310,3 +332,12 @@ async def test_the_real_model_finds_code_by_meaning(tmp_path: Path, sample_proje
     assert cart.hits[0].file_path == "web/cart.ts"
     assert status.embedding_model == "all-MiniLM-L6-v2" and status.embedding_dimension == 384
     assert 0.2 < retry.hits[0].score <= 1.0
+
+
+async def test_an_index_folder_inside_the_project_is_never_indexed(sample_project: Path) -> None:
+    settings = make_settings(sample_project / "my-index", sample_project)
+    async with open_service(settings) as svc:
+        first = await svc.index_path(str(sample_project))
+        second = await svc.index_path(str(sample_project))
+    assert first.files_indexed == 8
+    assert second.files_indexed == 0 and second.total_files == 8
