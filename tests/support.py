@@ -121,3 +121,47 @@ def child_env(config: Path) -> dict[str, str]:
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env
+
+
+def run_without_root_powers(fn: Any, *args: Any) -> Any:
+    """Run ``fn(*args)`` in a forked child that drops to ``nobody`` when we are root.
+
+    Root reads every file whatever its mode, so permission tests need a user without that power.
+    The result travels back pickled; an exception in the child is re-raised here.
+    """
+    import pickle
+    import pwd
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(read_fd)
+            if os.geteuid() == 0:
+                nobody = pwd.getpwnam("nobody")
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+            try:
+                payload = ("ok", fn(*args))
+            except Exception as exc:
+                payload = ("error", exc)
+            os.write(write_fd, pickle.dumps(payload))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    status, value = pickle.loads(data)
+    if status == "error":
+        raise value
+    return value
+
+
+def world_readable_tmpdir(prefix: str) -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path

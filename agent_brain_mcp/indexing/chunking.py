@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agent_brain_mcp.indexing.languages import MARKDOWN
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")  # closing #s need a space before them: "## C#"
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -53,8 +53,8 @@ def _is_break_before(line: str) -> bool:
     return bool(line) and not line[0].isspace() and line[0] not in ")]}" and not line.startswith(("else", "elif"))
 
 
-def _window_end(lines: list[str], start: int, limits: ChunkLimits) -> int:
-    """Exclusive end of the window that starts at ``start``."""
+def _window_end(lines: list[str], start: int, limits: ChunkLimits, floor: int = 0) -> int:
+    """Exclusive end of the window that starts at ``start``; a preferred boundary must lie past ``floor``."""
     end, chars = start, 0
     while end < len(lines) and end - start < limits.max_lines:
         cost = len(lines[end]) + 1
@@ -65,7 +65,7 @@ def _window_end(lines: list[str], start: int, limits: ChunkLimits) -> int:
     if end >= len(lines):
         return end
     # Prefer a natural boundary in the second half of the window.
-    for k in range(end - 1, start + (end - start) // 2, -1):
+    for k in range(end - 1, max(start + (end - start) // 2, floor), -1):
         if not lines[k].strip():
             return k + 1
         if _is_break_before(lines[k]) and k > start:
@@ -76,21 +76,21 @@ def _window_end(lines: list[str], start: int, limits: ChunkLimits) -> int:
 def _windows(lines: list[str], offset: int, limits: ChunkLimits, symbol: str | None) -> list[Chunk]:
     """Line windows over ``lines``; ``offset`` is the 0-based line number of ``lines[0]``."""
     chunks: list[Chunk] = []
-    start = 0
+    start = prev_end = 0
     while start < len(lines):
         if len(lines[start]) > limits.max_chars:  # a minified or generated line
             line_no = offset + start + 1
             long = lines[start]
-            chunks.extend(
-                Chunk(long[i : i + limits.max_chars], line_no, line_no, symbol)
-                for i in range(0, len(long), limits.max_chars)
-            )
+            pieces = (long[i : i + limits.max_chars] for i in range(0, len(long), limits.max_chars))
+            chunks.extend(Chunk(p, line_no, line_no, symbol) for p in pieces if p.strip())
             start += 1
+            prev_end = max(prev_end, start)
             continue
-        end = _window_end(lines, start, limits)
+        end = _window_end(lines, start, limits, prev_end)
         body = "\n".join(lines[start:end])
-        if body.strip():
+        if body.strip() and end > prev_end:  # a window inside the previous one would only repeat it
             chunks.append(Chunk(body, offset + start + 1, offset + end, symbol))
+        prev_end = max(prev_end, end)
         if end >= len(lines):
             break
         nxt = end - limits.overlap_lines if not _is_break_before(lines[end]) else end
