@@ -45,6 +45,7 @@ class PostgresSettings(_Strict):
     hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     hnsw_ef_search: int = Field(default=64, ge=1, le=1000)
     embedded: bool = False
+    data_dir: Path = Path(".claude/agent-brain/postgres")
 
 
 class StorageSettings(_Strict):

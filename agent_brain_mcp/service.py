@@ -34,8 +34,9 @@ class RetrievalService:
 
     async def check_identity(self) -> None:
         """Refuse to mix vectors of two models: remember a mismatch and report it on every call."""
-        recorded = await self.backend.get_identity()
         current = self.embedder.identity
+        await self.backend.prepare(current)
+        recorded = await self.backend.get_identity()
         if recorded is not None and recorded != current:
             self._mismatch = IndexMismatchError(
                 f"The index at {self.backend.info().location} was built with {recorded.describe()}, "

@@ -13,10 +13,22 @@ import yaml
 from agent_brain_mcp.config import Settings
 
 
-def make_settings(state_dir: Path, project_dir: Path, provider: str = "hash", **sections: Any) -> Settings:
-    """Settings for a private index in ``state_dir``; extra top-level sections merge in."""
+def make_settings(
+    state_dir: Path,
+    project_dir: Path,
+    provider: str = "hash",
+    *,
+    backend: str = "chromadb",
+    pg_url: str | None = None,
+    table: str = "agent_brain",
+    **sections: Any,
+) -> Settings:
+    """Settings for a private index (a Chroma folder, or a table on the test PostgreSQL server)."""
+    storage: dict[str, Any] = {"backend": backend, "chromadb": {"persist_dir": str(state_dir)}}
+    if backend == "postgresql":
+        storage["postgresql"] = {"url": pg_url, "table": table, "data_dir": str(state_dir / "pg")}
     data: dict[str, Any] = {
-        "storage": {"backend": "chromadb", "chromadb": {"persist_dir": str(state_dir)}},
+        "storage": storage,
         "embedding": {"provider": provider},
         "project_dir": str(project_dir),
     }

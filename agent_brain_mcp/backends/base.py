@@ -106,6 +106,9 @@ class Backend(abc.ABC):
         """Folders this backend writes to; the indexer never indexes them."""
         return []
 
+    async def prepare(self, identity: EmbeddingIdentity) -> None:  # noqa: B027 - optional hook
+        """Make the store ready for vectors of ``identity`` (e.g. run migrations). Default: nothing."""
+
     @abc.abstractmethod
     async def get_identity(self) -> EmbeddingIdentity | None:
         """The embedding model the index was built with, or None for an empty index."""

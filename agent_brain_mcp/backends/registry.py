@@ -18,7 +18,17 @@ def _chromadb(settings: Settings) -> Backend:
     return ChromaBackend(chroma, settings.resolve(chroma.persist_dir))
 
 
-_REGISTRY: dict[str, BackendFactory] = {"chromadb": _chromadb}
+def _postgresql(settings: Settings) -> Backend:
+    try:
+        from agent_brain_mcp.backends.postgres import PostgresBackend
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise UnknownBackendError(
+            f"storage.backend 'postgresql' needs the optional packages: pip install 'agent-brain-mcp[postgres]' ({exc})"
+        ) from exc
+    return PostgresBackend(settings, settings.resolve(settings.storage.postgresql.data_dir))
+
+
+_REGISTRY: dict[str, BackendFactory] = {"chromadb": _chromadb, "postgresql": _postgresql}
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:

@@ -1,4 +1,5 @@
-"""The retrieval service on a real embedded Chroma (and its BM25 sidecar), end to end below MCP.
+"""The contract every backend keeps: the retrieval service end to end below MCP, on a real embedded
+Chroma (with its BM25 sidecar) and on a real PostgreSQL + pgvector server.
 
 Most tests use the deterministic hashing embedder so they are fast and exact about what was
 embedded; the semantic tests use the real bundled model.
@@ -11,6 +12,7 @@ import shutil
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import make_settings
@@ -54,9 +56,32 @@ async def open_service(
         await service.close()
 
 
+BACKENDS = ["chromadb", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, sample_project: Path) -> Settings:
-    return make_settings(tmp_path / "index", sample_project)
+def make(backend_name: str, tmp_path: Path, sample_project: Path, request: pytest.FixtureRequest) -> Any:
+    """Settings for this test's private index on the backend under test; keyword args override."""
+
+    def build(provider: str = "hash", state_dir: Path | None = None, **sections: Any) -> Settings:
+        extra: dict[str, Any] = {}
+        if backend_name == "postgresql":
+            extra = {"pg_url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
+        return make_settings(
+            state_dir or tmp_path / "index", sample_project, provider, backend=backend_name, **extra, **sections
+        )
+
+    return build
+
+
+@pytest.fixture
+def settings(make: Any) -> Settings:
+    return make()
 
 
 def _files(hits: Sequence[object]) -> list[str]:
@@ -279,6 +304,7 @@ async def test_the_index_survives_a_restart(settings: Settings, sample_project: 
     assert again.files_indexed == 0
 
 
+@pytest.mark.parametrize("backend_name", ["chromadb"])
 async def test_a_corrupted_keyword_index_is_rebuilt(settings: Settings, sample_project: Path, tmp_path: Path) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
@@ -290,11 +316,11 @@ async def test_a_corrupted_keyword_index_is_rebuilt(settings: Settings, sample_p
 
 
 async def test_opening_an_index_with_another_model_is_refused_until_rebuilt(
-    settings: Settings, sample_project: Path, tmp_path: Path
+    settings: Settings, sample_project: Path, make: Any
 ) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
-    other = make_settings(tmp_path / "index", sample_project, embedding={"dimension": 128})
+    other = make(embedding={"dimension": 128})
     async with open_service(other) as svc:
         with pytest.raises(IndexMismatchError, match=r"hash:feature-hash-v1 \(256 dims\).*force=true"):
             await svc.search("retry")
@@ -319,8 +345,8 @@ async def test_non_utf8_text_is_indexed_not_dropped(settings: Settings, sample_p
     assert (hits[0].start_line, hits[0].end_line) == (1, 2)
 
 
-async def test_the_real_model_finds_code_by_meaning(tmp_path: Path, sample_project: Path) -> None:
-    settings = make_settings(tmp_path / "index", sample_project, provider="local")
+async def test_the_real_model_finds_code_by_meaning(make: Any, sample_project: Path) -> None:
+    settings = make(provider="local")
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
         retry = await svc.search("sleep longer after each failed attempt", top_k=3)
@@ -334,8 +360,9 @@ async def test_the_real_model_finds_code_by_meaning(tmp_path: Path, sample_proje
     assert 0.2 < retry.hits[0].score <= 1.0
 
 
-async def test_an_index_folder_inside_the_project_is_never_indexed(sample_project: Path) -> None:
-    settings = make_settings(sample_project / "my-index", sample_project)
+@pytest.mark.parametrize("backend_name", ["chromadb"])
+async def test_an_index_folder_inside_the_project_is_never_indexed(make: Any, sample_project: Path) -> None:
+    settings = make(state_dir=sample_project / "my-index")
     async with open_service(settings) as svc:
         first = await svc.index_path(str(sample_project))
         second = await svc.index_path(str(sample_project))

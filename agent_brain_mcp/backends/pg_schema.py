@@ -1,0 +1,125 @@
+"""The PostgreSQL schema, as statements parametrised by table name and embedding dimension.
+
+Alembic's revisions call these (so the schema is owned by migrations), and a rebuild for another
+embedding model reuses ``vector_index_ddl`` to retype the vector column. Nothing here connects.
+
+Layout (``<t>`` = ``storage.postgresql.table``):
+- ``data_<t>``: one row per chunk, readable by LlamaIndex's ``PGVectorStore(table_name=<t>,
+  perform_setup=False)``: ``id``, ``text``, ``metadata_`` (jsonb), ``node_id`` (unique),
+  ``embedding vector(N)``, ``text_search_tsv`` (generated) — plus typed columns for our filters.
+- ``<t>_files``: the manifest (one row per indexed file, content hash, chunk count).
+- ``<t>_roots``: indexed roots and their last run; ``<t>_meta``: embedding identity.
+Dimensions above 2,000 cannot use an HNSW index on ``vector``: the index is built on the
+``halfvec`` cast of the column instead, and queries order by the same expression.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HNSW_MAX_VECTOR_DIMS = 2000
+HALFVEC_MAX_DIMS = 4000
+TS_CONFIG = "simple"  # our tokenizer already split identifiers and dropped stop words
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+
+
+@dataclass(frozen=True)
+class SchemaParams:
+    table: str
+    dimension: int
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.table):
+            raise ValueError(f"invalid table name {self.table!r}")
+        if not 1 <= self.dimension <= HALFVEC_MAX_DIMS:
+            raise ValueError(f"embedding dimension {self.dimension} is not supported (1-{HALFVEC_MAX_DIMS})")
+
+    @property
+    def chunks(self) -> str:
+        return f"data_{self.table}"
+
+    @property
+    def files(self) -> str:
+        return f"{self.table}_files"
+
+    @property
+    def roots(self) -> str:
+        return f"{self.table}_roots"
+
+    @property
+    def meta(self) -> str:
+        return f"{self.table}_meta"
+
+    @property
+    def uses_halfvec(self) -> bool:
+        return self.dimension > HNSW_MAX_VECTOR_DIMS
+
+    @property
+    def vector_expr(self) -> str:
+        """The expression the HNSW index covers and queries order by."""
+        return f"(embedding::halfvec({self.dimension}))" if self.uses_halfvec else "embedding"
+
+    @property
+    def query_cast(self) -> str:
+        return f"halfvec({self.dimension})" if self.uses_halfvec else f"vector({self.dimension})"
+
+    @property
+    def version_table(self) -> str:
+        return f"alembic_version_{self.table}"
+
+
+def vector_index_ddl(p: SchemaParams) -> str:
+    ops = "halfvec_cosine_ops" if p.uses_halfvec else "vector_cosine_ops"
+    return (
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_embedding_hnsw ON {p.chunks} USING hnsw ({p.vector_expr} {ops}) "
+        f"WITH (m = {int(p.hnsw_m)}, ef_construction = {int(p.hnsw_ef_construction)})"
+    )
+
+
+def upgrade_statements(p: SchemaParams) -> list[str]:
+    """Revision 0001: the whole initial schema."""
+    return [
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        f"""CREATE TABLE IF NOT EXISTS {p.meta} (key text PRIMARY KEY, value text NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {p.roots} (root text PRIMARY KEY, last_indexed timestamptz)""",
+        f"""CREATE TABLE IF NOT EXISTS {p.files} (
+            root text NOT NULL,
+            rel_path text NOT NULL,
+            size bigint NOT NULL,
+            mtime_ns bigint NOT NULL,
+            sha256 text NOT NULL,
+            chunk_count integer NOT NULL,
+            language text NOT NULL,
+            PRIMARY KEY (root, rel_path)
+        )""",
+        f"""CREATE TABLE IF NOT EXISTS {p.chunks} (
+            id bigserial PRIMARY KEY,
+            text varchar NOT NULL,
+            metadata_ jsonb NOT NULL,
+            node_id varchar NOT NULL UNIQUE,
+            embedding vector({p.dimension}) NOT NULL,
+            root text NOT NULL,
+            rel_path text NOT NULL,
+            ordinal integer NOT NULL,
+            start_line integer NOT NULL,
+            end_line integer NOT NULL,
+            language text NOT NULL,
+            symbol text,
+            search_tokens text NOT NULL,
+            text_search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('{TS_CONFIG}', search_tokens)) STORED
+        )""",
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_tsv_gin ON {p.chunks} USING gin (text_search_tsv)",
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_file ON {p.chunks} (root, rel_path)",
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_rel_path_prefix ON {p.chunks} (rel_path text_pattern_ops)",
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_language ON {p.chunks} (language)",
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_ref_doc_id ON {p.chunks} ((metadata_ ->> 'ref_doc_id'))",
+        vector_index_ddl(p),
+    ]
+
+
+def downgrade_statements(p: SchemaParams) -> list[str]:
+    """Drop what 0001 created (the extension stays: other schemas may use it)."""
+    return [f"DROP TABLE IF EXISTS {t}" for t in (p.chunks, p.files, p.roots, p.meta)]

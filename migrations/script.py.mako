@@ -1,0 +1,23 @@
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+"""
+
+from alembic import context, op
+
+revision = ${repr(up_revision)}
+down_revision = ${repr(down_revision)}
+branch_labels = ${repr(branch_labels)}
+depends_on = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    params = context.config.attributes["schema"]
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    params = context.config.attributes["schema"]
+    ${downgrades if downgrades else "pass"}
