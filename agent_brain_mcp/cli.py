@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agent_brain_mcp import __version__
 from agent_brain_mcp.config import CONFIG_ENV, Settings, config_path, load_settings
-from agent_brain_mcp.errors import ConfigError
+from agent_brain_mcp.errors import AgentBrainError, ConfigError
 
 log = logging.getLogger("agent_brain_mcp")
 
@@ -25,7 +25,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no start-up banner")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve MCP over stdio (the default)")
+    sub.add_parser("migrate", help="bring the PostgreSQL schema to the latest revision (the server also does it)")
     return p
+
+
+def _migrate(settings: Settings) -> int:
+    import asyncio
+
+    if settings.storage.backend != "postgresql":
+        sys.stderr.write("agent-brain-mcp migrate: storage.backend is not 'postgresql'; nothing to migrate\n")
+        return 2
+    from agent_brain_mcp.backends.postgres import migrate
+
+    try:
+        revision = asyncio.run(migrate(settings))
+    except AgentBrainError as exc:
+        sys.stderr.write(f"agent-brain-mcp migrate: {exc}\n")
+        return 1
+    sys.stdout.write(f"schema for table {settings.storage.postgresql.table!r} is at revision {revision}\n")
+    return 0
 
 
 def setup_logging(level: str) -> None:
@@ -65,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"agent-brain-mcp: {exc}\n")
         return 2
     setup_logging(args.log_level or settings.logging.level)
+    if args.command == "migrate":
+        return _migrate(settings)
     if not args.quiet and not os.environ.get("AGENT_BRAIN_QUIET"):
         sys.stderr.write(_banner(settings, source))
         sys.stderr.flush()

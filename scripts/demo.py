@@ -50,7 +50,9 @@ async def main() -> None:
                 print(f"  {hit['score']:.3f}  {hit['file_path']}:{hit['start_line']}-{hit['end_line']}  {first}")
         status = await session.call_tool("index_status", {})
         s = status.structured_content
-        print(f"\nindex: {s['backend']} at {s['location']}, {s['files']} files, {s['chunks']} chunks, {s['embedding_model']}")
+        print(
+            f"\nindex: {s['backend']} at {s['location']}, {s['files']} files, {s['chunks']} chunks, {s['embedding_model']}"
+        )
 
 
 if __name__ == "__main__":

