@@ -33,9 +33,10 @@ run: $(VENV)/.run-installed  ## serve MCP on stdio (embedded Chroma, local model
 
 dev: $(VENV)/.dev-installed $(NPM_DIR)/node_modules/.bin/mcp-inspector  ## install test tools
 
-lint: $(VENV)/.dev-installed  ## ruff check + format check
+lint: $(VENV)/.dev-installed  ## ruff check, format check, mypy --strict on the package
 	$(PY) -m ruff check agent_brain_mcp tests scripts benchmarks >&2
 	$(PY) -m ruff format --check agent_brain_mcp tests scripts benchmarks >&2
+	$(PY) -m mypy >&2
 
 test: dev  ## install dev deps, start what tests need, run everything
 	$(MAKE) lint

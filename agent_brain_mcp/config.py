@@ -75,9 +75,11 @@ class EmbeddingSettings(_Strict):
 class IndexingSettings(_Strict):
     """How files are chosen and cut into chunks."""
 
-    chunk_lines: int = Field(default=60, ge=5, le=2000)
-    chunk_overlap_lines: int = Field(default=10, ge=0, le=500)
-    chunk_chars: int = Field(default=2400, ge=200, le=100_000)
+    # ~1,000 characters is ~256 tokens of code: the local model reads no further, so a bigger
+    # chunk's tail would be invisible to the semantic side.
+    chunk_lines: int = Field(default=40, ge=5, le=2000)
+    chunk_overlap_lines: int = Field(default=5, ge=0, le=500)
+    chunk_chars: int = Field(default=1000, ge=200, le=100_000)
     max_file_bytes: int = Field(default=1_000_000, ge=1)
     exclude: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)

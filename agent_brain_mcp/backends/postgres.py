@@ -491,7 +491,8 @@ class PostgresBackend(Backend):
         rows = await self._exec(
             f"SELECT {self._COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} ORDER BY {dist} LIMIT :k", args
         )
-        return [self._hit(r, float(r[8])) for r in rows]
+        # hnsw.iterative_scan=relaxed_order may return filtered rows slightly out of distance order.
+        return sorted((self._hit(r, float(r[8])) for r in rows), key=lambda h: -h.score)
 
     async def keyword_search(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         q = pg_query_text(query)

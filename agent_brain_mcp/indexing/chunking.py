@@ -25,9 +25,9 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkLimits:
-    max_lines: int = 60
-    overlap_lines: int = 10
-    max_chars: int = 2400
+    max_lines: int = 40
+    overlap_lines: int = 5
+    max_chars: int = 1000
 
 
 def embedding_text(rel_path: str, chunk: Chunk) -> str:

@@ -24,8 +24,14 @@ async def _call(session: ClientSession, tool: str, args: dict[str, Any], **kw: A
     return await session.call_tool(tool, args, **kw)
 
 
-async def test_all_four_tools_work_over_stdio_with_progress_and_errors(sample_project: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path / "cfg" / "config.yaml", tmp_path / "state")
+@pytest.mark.parametrize("backend", ["chromadb", "postgresql"])
+async def test_all_four_tools_work_over_stdio_with_progress_and_errors(
+    backend: str, sample_project: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    postgres = None
+    if backend == "postgresql":
+        postgres = {"url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
+    config = write_config(tmp_path / "cfg" / "config.yaml", tmp_path / "state", postgres=postgres)
     progress: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
@@ -76,7 +82,7 @@ async def test_all_four_tools_work_over_stdio_with_progress_and_errors(sample_pr
 
         status = await _call(session, "index_status", {})
         s = status.structured_content
-        assert s["ready"] and s["backend"] == "chromadb" and s["files"] == 8
+        assert s["ready"] and s["backend"] == backend and s["files"] == 8
         assert s["embedding_model"] == "all-MiniLM-L6-v2" and s["embedding_dimension"] == 384
         assert s["roots"][0]["root"] == sample_project.resolve().as_posix()
 
@@ -117,23 +123,6 @@ def test_the_handshake_does_not_import_heavy_libraries() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "none"
-
-
-async def test_the_postgresql_backend_serves_the_same_tools_over_stdio(
-    sample_project: Path, tmp_path: Path, pg_url: str, pg_table: str
-) -> None:
-    config = write_config(tmp_path / "config.yaml", tmp_path / "state", postgres={"url": pg_url, "table": pg_table})
-    async with stdio_client(_params(sample_project, config)) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
-        indexed = await _call(session, "index_path", {"path": "."})
-        assert not indexed.is_error, indexed.content
-        assert indexed.structured_content["files_indexed"] == 8
-        hybrid = await _call(session, "hybrid_search", {"query": "DatabasePool acquire", "top_k": 2})
-        assert hybrid.structured_content["hits"][0]["file_path"] == "src/db/connection.py"
-        found = await _call(session, "search", {"query": "wait longer after every failed try", "top_k": 1})
-        assert found.structured_content["hits"][0]["file_path"] == "src/payments/retry.py"
-        status = (await _call(session, "index_status", {})).structured_content
-        assert status["backend"] == "postgresql" and status["files"] == 8 and status["ready"]
 
 
 def test_migrate_brings_the_schema_to_head_for_operators(tmp_path: Path, pg_url: str, pg_table: str) -> None:

@@ -35,8 +35,18 @@ async def test_a_store_that_cannot_be_opened_is_an_error_until_fixed_then_works(
         assert second.structured_content["files_indexed"] == 8
 
 
-async def test_invalid_arguments_are_error_results_not_crashes(tmp_path: Path, sample_project: Path) -> None:
-    server = build_server(make_settings(tmp_path / "state", sample_project))
+def _settings_on(backend: str, tmp_path: Path, project: Path, request: pytest.FixtureRequest) -> object:
+    if backend == "chromadb":
+        return make_settings(tmp_path / "state", project)
+    pg = {"pg_url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
+    return make_settings(tmp_path / "state", project, backend="postgresql", **pg)
+
+
+@pytest.mark.parametrize("backend", ["chromadb", "postgresql"])
+async def test_invalid_arguments_are_error_results_not_crashes(
+    backend: str, tmp_path: Path, sample_project: Path, request: pytest.FixtureRequest
+) -> None:
+    server = build_server(_settings_on(backend, tmp_path, sample_project, request))  # type: ignore[arg-type]
     async with Client(server) as client:
         await client.call_tool("index_path", {"path": "."})
         cases = [
@@ -57,13 +67,16 @@ async def test_invalid_arguments_are_error_results_not_crashes(tmp_path: Path, s
         assert not ok.is_error and ok.structured_content["hits"][0]["file_path"] == "src/payments/retry.py"
 
 
-async def test_progress_notifications_reach_the_client(tmp_path: Path, sample_project: Path) -> None:
+@pytest.mark.parametrize("backend", ["chromadb", "postgresql"])
+async def test_progress_notifications_reach_the_client(
+    backend: str, tmp_path: Path, sample_project: Path, request: pytest.FixtureRequest
+) -> None:
     seen: list[tuple[float, float | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         seen.append((done, total))
 
-    server = build_server(make_settings(tmp_path / "state", sample_project))
+    server = build_server(_settings_on(backend, tmp_path, sample_project, request))  # type: ignore[arg-type]
     async with Client(server) as client:
         result = await client.call_tool("index_path", {"path": "."}, progress_callback=on_progress)
     assert not result.is_error

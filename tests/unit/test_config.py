@@ -46,8 +46,8 @@ def test_a_missing_default_config_file_gives_the_defaults(project: Path) -> None
     assert settings == Settings(project_dir=project)
     assert settings.storage.backend == "chromadb"
     assert settings.embedding.provider == "local"
-    assert settings.indexing.chunk_lines == 60
-    assert settings.indexing.chunk_overlap_lines == 10
+    assert settings.indexing.chunk_lines == 40
+    assert settings.indexing.chunk_overlap_lines == 5
     assert settings.project_dir == project
 
 
@@ -84,6 +84,7 @@ storage:
     hnsw_ef_construction: 128
     hnsw_ef_search: 100
     embedded: false
+    data_dir: state/pg
 embedding:
   provider: openai
   model: text-embedding-3-small
