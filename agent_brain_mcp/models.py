@@ -47,6 +47,7 @@ class SearchResult(BaseModel):
     mode: str = Field(description="'vector', 'hybrid' or 'keyword'")
     hits: list[SearchHit]
     chunks_in_index: int
+    truncated: bool = Field(default=False, description="True when max_chars cut the last hit or left hits out")
 
 
 class RootStatus(BaseModel):

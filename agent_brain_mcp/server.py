@@ -45,7 +45,8 @@ SEARCH_DOC = (
 HYBRID_DOC = (
     "The default search: semantic and keyword (BM25) rankings fused by reciprocal rank. Finds exact names "
     "(snake_case, camelCase, error messages) as well as concepts. Each hit says which side found it "
-    "(vector_rank, keyword_rank). alpha weights the semantic side (default 0.5)."
+    "(vector_rank, keyword_rank). alpha weights the semantic side (default 0.5). Overlapping or adjacent "
+    "chunks of one file come back merged as one hit; max_chars caps the total text returned."
 )
 
 TopK = Annotated[int, Field(ge=1, le=200, description="How many hits to return (1-200)")]
@@ -54,6 +55,10 @@ PathPrefix = Annotated[
     Field(description="Only files whose path (relative to the indexed root, or absolute) starts with this"),
 ]
 Language = Annotated[str | None, Field(description="Only this language, e.g. 'python', 'markdown', 'typescript'")]
+MaxChars = Annotated[
+    int | None,
+    Field(ge=100, le=2_000_000, description="Budget for the hits' text in total; the last hit is cut at a line end"),
+]
 
 
 async def _call(ctx: Context, fn: Callable[[RetrievalService], Awaitable[T]]) -> T:
@@ -119,9 +124,10 @@ def build_server(settings: Settings) -> MCPServer:
         top_k: TopK = 10,
         path_prefix: PathPrefix = None,
         language: Language = None,
+        max_chars: MaxChars = None,
     ) -> SearchResult:
         """Semantic search (see SEARCH_DOC)."""
-        return await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language))
+        return await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language, max_chars))
 
     @mcp.tool(description=HYBRID_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def hybrid_search(
@@ -134,9 +140,10 @@ def build_server(settings: Settings) -> MCPServer:
             float | None,
             Field(ge=0.0, le=1.0, description="Weight of the semantic side: 1 = meaning only, 0 = keywords only"),
         ] = None,
+        max_chars: MaxChars = None,
     ) -> SearchResult:
         """Hybrid search (see HYBRID_DOC)."""
-        return await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha))
+        return await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha, max_chars))
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def index_status(ctx: Context) -> IndexStatus:

@@ -14,11 +14,18 @@ from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotInd
 from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
 from agent_brain_mcp.indexing.pipeline import Indexer, ProgressFn
 from agent_brain_mcp.models import IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
+from agent_brain_mcp.results import fit_budget, merge_adjacent
 
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 200
 MAX_QUERY_CHARS = 8000
+MIN_MAX_CHARS = 100
+
+
+def _fetch_k(top_k: int) -> int:
+    """Chunks to fetch so that ``top_k`` hits remain after neighbours of one file are merged."""
+    return min(MAX_TOP_K, top_k * 2)
 
 
 class RetrievalService:
@@ -115,9 +122,11 @@ class RetrievalService:
 
     # -- search -----------------------------------------------------------------------------------
     async def _prepare_query(
-        self, query: str, top_k: int, path_prefix: str | None, language: str | None
+        self, query: str, top_k: int, path_prefix: str | None, language: str | None, max_chars: int | None
     ) -> tuple[str, SearchFilters, int]:
         self._refuse_if_mismatched()
+        if max_chars is not None and max_chars < MIN_MAX_CHARS:
+            raise InvalidInputError(f"max_chars must be at least {MIN_MAX_CHARS}, got {max_chars}")
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("query is empty: describe what you are looking for in a few words")
         if not 1 <= top_k <= MAX_TOP_K:
@@ -133,14 +142,19 @@ class RetrievalService:
         return query.strip()[:MAX_QUERY_CHARS], filters, chunks
 
     async def search(
-        self, query: str, top_k: int = 10, path_prefix: str | None = None, language: str | None = None
+        self,
+        query: str,
+        top_k: int = 10,
+        path_prefix: str | None = None,
+        language: str | None = None,
+        max_chars: int | None = None,
     ) -> SearchResult:
-        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language)
+        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, max_chars)
         vector = await self.embedder.aembed_query(query)
-        hits = await self.backend.vector_search(vector, top_k, filters)
+        hits = await self.backend.vector_search(vector, _fetch_k(top_k), filters)
         for rank, hit in enumerate(hits, start=1):
             hit.vector_rank = rank
-        return _result(query, "vector", hits, chunks)
+        return _result(query, "vector", hits, chunks, top_k, max_chars)
 
     async def hybrid_search(
         self,
@@ -149,26 +163,33 @@ class RetrievalService:
         path_prefix: str | None = None,
         language: str | None = None,
         alpha: float | None = None,
+        max_chars: int | None = None,
     ) -> SearchResult:
         alpha = DEFAULT_ALPHA if alpha is None else alpha
         if not 0.0 <= alpha <= 1.0:
             raise InvalidInputError(f"alpha must be between 0 (keywords only) and 1 (semantic only), got {alpha}")
-        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language)
+        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, max_chars)
         vector = await self.embedder.aembed_query(query)
+        fetch = _fetch_k(top_k)
         hits = await self.backend.hybrid_search(
-            vector, query, top_k, filters, alpha=alpha, rrf_k=DEFAULT_RRF_K, candidates=max(3 * top_k, 50)
+            vector, query, fetch, filters, alpha=alpha, rrf_k=DEFAULT_RRF_K, candidates=max(3 * fetch, 50)
         )
-        return _result(query, "hybrid", hits, chunks)
+        return _result(query, "hybrid", hits, chunks, top_k, max_chars)
 
     async def keyword_search(
-        self, query: str, top_k: int = 10, path_prefix: str | None = None, language: str | None = None
+        self,
+        query: str,
+        top_k: int = 10,
+        path_prefix: str | None = None,
+        language: str | None = None,
+        max_chars: int | None = None,
     ) -> SearchResult:
         """BM25 / full-text ranking alone (the reference the evaluation compares against)."""
-        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language)
-        hits = await self.backend.keyword_search(query, top_k, filters)
+        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, max_chars)
+        hits = await self.backend.keyword_search(query, _fetch_k(top_k), filters)
         for rank, hit in enumerate(hits, start=1):
             hit.keyword_rank = rank
-        return _result(query, "keyword", hits, chunks)
+        return _result(query, "keyword", hits, chunks, top_k, max_chars)
 
     # -- status -----------------------------------------------------------------------------------
     async def status(self) -> IndexStatus:
@@ -193,11 +214,18 @@ class RetrievalService:
         )
 
 
-def _result(query: str, mode: str, hits: list[ScoredChunk], chunks: int) -> SearchResult:
+def _result(
+    query: str, mode: str, hits: list[ScoredChunk], chunks: int, top_k: int, max_chars: int | None
+) -> SearchResult:
+    hits = merge_adjacent(hits)[:top_k]
+    truncated = False
+    if max_chars is not None:
+        hits, truncated = fit_budget(hits, max_chars)
     return SearchResult(
         query=query,
         mode=mode,
         chunks_in_index=chunks,
+        truncated=truncated,
         hits=[
             SearchHit(
                 file_path=h.rel_path,

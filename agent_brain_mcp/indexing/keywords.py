@@ -1,12 +1,16 @@
-"""Tokens for the keyword (BM25) side, tuned for code and prose alike.
+"""Tokens for the keyword side (BM25 on Chroma, tsvector on PostgreSQL), tuned for code and prose.
 
-``parseHttpRequest`` and ``parse_http_request`` yield the whole identifier and its parts, so a query
-for either spelling, or for ``http request``, finds both. Common English words are dropped.
+``parseHttpRequests`` and ``parse_http_requests`` yield the whole identifier (as written, lower-cased)
+and its stemmed parts (``pars``, ``http``, ``request``), so a query for either spelling, or for
+``http request``, finds both. Prose words are stemmed (Snowball English) and common English
+words dropped. The same function tokenises documents and queries.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from functools import lru_cache
 
 _RAW = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -17,6 +21,25 @@ STOP_WORDS = frozenset(
     "do does did can could should would we our not no".split()
 )
 
+_local = threading.local()
+
+
+def _stemmer() -> object:
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer  # PyStemmer: C Snowball stemmers; instances are not shared between threads
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+@lru_cache(maxsize=262_144)
+def stem(word: str) -> str:
+    """Snowball English stem of a lower-case word (digits and non-ASCII words are left alone)."""
+    if not word.isascii() or not word.isalpha():
+        return word
+    return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
+
 
 def _parts(word: str) -> list[str]:
     out: list[str] = []
@@ -26,18 +49,17 @@ def _parts(word: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case tokens: whole identifiers and dotted names plus their parts, minus stop words."""
+    """Lower-case tokens: whole identifiers and dotted names plus their stemmed parts, minus stop words."""
     tokens: list[str] = []
     for raw in _RAW.findall(text):
-        whole = raw.lower()
         if "." in raw:
-            tokens.append(whole)
+            tokens.append(raw.lower())
         for word in raw.split("."):
             low = word.lower()
             parts = _parts(word)
             if parts != [word]:
                 tokens.append(low)
-                tokens.extend(p.lower() for p in parts if len(p) > 1 or p.isdigit())
+                tokens.extend(stem(p.lower()) for p in parts if len(p) > 1 or p.isdigit())
             elif low not in STOP_WORDS and (len(low) > 1 or low.isdigit()):
-                tokens.append(low)
+                tokens.append(stem(low))
     return tokens

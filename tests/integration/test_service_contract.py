@@ -368,3 +368,26 @@ async def test_an_index_folder_inside_the_project_is_never_indexed(make: Any, sa
         second = await svc.index_path(str(sample_project))
     assert first.files_indexed == 8
     assert second.files_indexed == 0 and second.total_files == 8
+
+
+async def test_neighbouring_chunks_of_one_file_come_back_as_one_hit(settings: Settings, sample_project: Path) -> None:
+    lines = [f"# ledger entry {n}: reconcile the quarterly ledger totals" for n in range(1, 121)]
+    (sample_project / "ledger.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        for mode in (svc.search, svc.hybrid_search, svc.keyword_search):
+            result = await mode("reconcile quarterly ledger totals", top_k=5)
+            ledger = [h for h in result.hits if h.file_path == "ledger.py"]
+            assert len(ledger) == 1, mode
+            assert (ledger[0].start_line, ledger[0].end_line) == (1, 120)
+            assert ledger[0].text.split("\n") == lines
+
+
+async def test_max_chars_caps_the_text_of_the_whole_answer(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        full = await svc.hybrid_search("function connection pool retry", top_k=5)
+        capped = await svc.hybrid_search("function connection pool retry", top_k=5, max_chars=300)
+    assert sum(len(h.text) for h in full.hits) > 300 and not full.truncated
+    assert capped.truncated and 0 < sum(len(h.text) for h in capped.hits) <= 300
+    assert [h.file_path for h in capped.hits] == [h.file_path for h in full.hits][: len(capped.hits)]

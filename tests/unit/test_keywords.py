@@ -1,22 +1,26 @@
-"""Keyword tokens: identifiers are kept whole and split into parts; stop words are dropped."""
+"""Keyword tokens: identifiers are kept whole and split into stemmed parts; stop words are dropped."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent_brain_mcp.indexing.keywords import STOP_WORDS, tokenize
+from agent_brain_mcp.indexing.keywords import STOP_WORDS, stem, tokenize
+
+
+def stems(*words: str) -> list[str]:
+    return [stem(w) for w in words]
 
 
 def test_snake_case_yields_the_whole_identifier_and_its_parts() -> None:
-    assert tokenize("parse_http_request") == ["parse_http_request", "parse", "http", "request"]
+    assert tokenize("parse_http_request") == ["parse_http_request", *stems("parse", "http", "request")]
 
 
 def test_camel_case_yields_the_lowercased_identifier_and_its_parts() -> None:
-    assert tokenize("parseHttpRequest") == ["parsehttprequest", "parse", "http", "request"]
+    assert tokenize("parseHttpRequest") == ["parsehttprequest", *stems("parse", "http", "request")]
 
 
 def test_pascal_case_is_split_at_each_capital() -> None:
-    assert tokenize("ConfigLoader") == ["configloader", "config", "loader"]
+    assert tokenize("ConfigLoader") == ["configloader", *stems("config", "loader")]
 
 
 @pytest.mark.parametrize(
@@ -29,15 +33,15 @@ def test_pascal_case_is_split_at_each_capital() -> None:
     ],
 )
 def test_acronyms_stay_together_and_are_split_from_the_next_word(identifier: str, parts: list[str]) -> None:
-    assert tokenize(identifier) == [identifier.lower(), *parts]
+    assert tokenize(identifier) == [identifier.lower(), *stems(*parts)]
 
 
 def test_all_caps_constants_split_on_underscores() -> None:
-    assert tokenize("MAX_FILE_BYTES") == ["max_file_bytes", "max", "file", "bytes"]
+    assert tokenize("MAX_FILE_BYTES") == ["max_file_bytes", *stems("max", "file", "bytes")]
 
 
 def test_digits_stay_attached_and_start_no_new_part() -> None:
-    assert tokenize("utf8Decode") == ["utf8decode", "utf8", "decode"]
+    assert tokenize("utf8Decode") == ["utf8decode", *stems("utf8", "decode")]
     assert tokenize("sha256") == ["sha256"]
 
 
@@ -49,7 +53,7 @@ def test_dotted_names_are_kept_whole_and_also_split() -> None:
 def test_dotted_names_with_camel_case_parts_are_split_all_the_way() -> None:
     tokens = tokenize("self.parseHttpRequest(req)")
     assert tokens[0] == "self.parsehttprequest"
-    assert {"self", "parsehttprequest", "parse", "http", "request", "req"} <= set(tokens)
+    assert {"self", "parsehttprequest", *stems("parse", "http", "request"), "req"} <= set(tokens)
 
 
 def test_a_trailing_dot_is_not_part_of_a_name() -> None:
@@ -57,7 +61,7 @@ def test_a_trailing_dot_is_not_part_of_a_name() -> None:
 
 
 def test_stop_words_are_dropped_in_any_case() -> None:
-    assert tokenize("How do I parse the config file, and where is it?") == ["parse", "config", "file"]
+    assert tokenize("How do I parse the config file, and where is it?") == stems("parse", "config", "file")
     assert tokenize("THE And Of") == []
 
 
@@ -103,7 +107,7 @@ def test_dunder_names_keep_the_whole_name_and_the_bare_word() -> None:
 
 def test_a_query_in_words_shares_tokens_with_both_identifier_spellings() -> None:
     query = set(tokenize("parse http request"))
-    assert query == {"parse", "http", "request"}
+    assert query == set(stems("parse", "http", "request"))
     assert query <= set(tokenize("def parseHttpRequest(self, raw):"))
     assert query <= set(tokenize("def parse_http_request(raw):"))
 
@@ -111,7 +115,7 @@ def test_a_query_in_words_shares_tokens_with_both_identifier_spellings() -> None
 def test_either_identifier_spelling_as_a_query_finds_the_other() -> None:
     camel = set(tokenize("parseHttpRequest"))
     snake = set(tokenize("parse_http_request"))
-    assert {"parse", "http", "request"} <= camel & snake
+    assert set(stems("parse", "http", "request")) <= camel & snake
 
 
 def test_tokenizing_is_deterministic_and_keeps_document_order() -> None:
@@ -119,3 +123,13 @@ def test_tokenizing_is_deterministic_and_keeps_document_order() -> None:
     first = tokenize(text)
     assert first == tokenize(text)
     assert first.index("httpserver") < first.index("handle_request") < first.index("self.router.dispatch")
+
+
+def test_prose_words_are_stemmed_so_inflections_match() -> None:
+    assert tokenize("indexing") == tokenize("indexes") == tokenize("index") == ["index"]
+    assert tokenize("running configurations") == tokenize("run configuration")
+
+
+def test_whole_identifiers_are_not_stemmed() -> None:
+    assert tokenize("parse_requests")[0] == "parse_requests"
+    assert "requests" not in tokenize("parse_requests")[1:]
