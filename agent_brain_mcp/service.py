@@ -12,7 +12,7 @@ from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotIndexedError
 from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
-from agent_brain_mcp.indexing.pipeline import Indexer, ProgressFn
+from agent_brain_mcp.indexing.pipeline import PIPELINE_VERSION, Indexer, ProgressFn
 from agent_brain_mcp.models import IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
 from agent_brain_mcp.results import fit_budget, merge_adjacent
 
@@ -117,8 +117,20 @@ class RetrievalService:
             if await self.backend.get_identity() is None:
                 await self.backend.set_identity(self.embedder.identity)
             root = await self._choose_root(target)
+            version_key = f"pipeline_version:{root.as_posix()}"
+            stored = await self.backend.read_meta(version_key)
+            upgrade = stored is not None and stored != PIPELINE_VERSION and not force
+            if upgrade:
+                log.warning("%s was indexed by pipeline version %s: re-indexing it all", root, stored)
             indexer = Indexer(self.backend, self.embedder, self._indexing)
-            return await indexer.run(root, target, include=include, exclude=exclude, force=force, progress=progress)
+            result = await indexer.run(
+                root, target, include=include, exclude=exclude, force=force or upgrade, progress=progress
+            )
+            if target == root or stored is None:
+                await self.backend.write_meta({version_key: PIPELINE_VERSION})
+            if upgrade:
+                result.summary += " (The chunker/tokeniser changed since the last run, so every file was re-indexed.)"
+            return result
 
     # -- search -----------------------------------------------------------------------------------
     async def _prepare_query(

@@ -117,6 +117,13 @@ class Backend(abc.ABC):
     async def set_identity(self, identity: EmbeddingIdentity) -> None: ...
 
     @abc.abstractmethod
+    async def read_meta(self, key: str) -> str | None:
+        """A value from the index's own metadata (e.g. the pipeline version of a root)."""
+
+    @abc.abstractmethod
+    async def write_meta(self, values: dict[str, str]) -> None: ...
+
+    @abc.abstractmethod
     async def reset(self) -> None:
         """Drop every chunk, file record and the recorded identity."""
 

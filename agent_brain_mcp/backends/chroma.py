@@ -160,6 +160,12 @@ class ChromaBackend(Backend):
             },
         )
 
+    async def read_meta(self, key: str) -> str | None:
+        return await self._run(self.catalog.get_meta, key)
+
+    async def write_meta(self, values: dict[str, str]) -> None:
+        await self._run(self.catalog.set_meta, values)
+
     async def reset(self) -> None:
         def _reset() -> None:
             self._recreate_collection()

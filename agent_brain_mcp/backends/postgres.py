@@ -317,6 +317,18 @@ class PostgresBackend(Backend):
                 [{"k": k, "v": v} for k, v in values.items()],
             )
 
+    async def read_meta(self, key: str) -> str | None:
+        rows = await self._exec(f"SELECT value FROM {self.params.meta} WHERE key = :k", {"k": key})
+        return str(rows[0][0]) if rows else None
+
+    async def write_meta(self, values: dict[str, str]) -> None:
+        await self._exec(
+            f"INSERT INTO {self.params.meta} (key, value) VALUES (:k, :v) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [{"k": k, "v": v} for k, v in values.items()],
+            write=True,
+        )
+
     async def reset(self) -> None:
         p = self.params
         from sqlalchemy import text

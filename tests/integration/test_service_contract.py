@@ -391,3 +391,16 @@ async def test_max_chars_caps_the_text_of_the_whole_answer(settings: Settings, s
     assert sum(len(h.text) for h in full.hits) > 300 and not full.truncated
     assert capped.truncated and 0 < sum(len(h.text) for h in capped.hits) <= 300
     assert [h.file_path for h in capped.hits] == [h.file_path for h in full.hits][: len(capped.hits)]
+
+
+async def test_a_root_indexed_by_an_older_pipeline_is_reindexed_once(settings: Settings, sample_project: Path) -> None:
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        await svc.backend.write_meta({f"pipeline_version:{first.root}": "0"})
+        upgraded = await svc.index_path(str(sample_project))
+        settled = await svc.index_path(str(sample_project))
+    assert upgraded.files_indexed == first.files_indexed and "re-indexed" in upgraded.summary
+    assert upgraded.total_chunks == first.total_chunks
+    assert settled.files_indexed == 0
+    assert len(embedder.embedded) == 2 * first.chunks_written
