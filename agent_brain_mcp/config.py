@@ -92,6 +92,12 @@ class IndexingSettings(_Strict):
         return self
 
 
+class SecuritySettings(_Strict):
+    """Where ``index_path`` may read. The folder the server started in is always allowed."""
+
+    allowed_roots: list[Path] = Field(default_factory=list)
+
+
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -102,9 +108,14 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     indexing: IndexingSettings = IndexingSettings()
+    security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     # Relative paths in the config resolve against this directory (where the server started).
     project_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def allowed_roots(self) -> list[Path]:
+        """The project folder plus ``security.allowed_roots``, resolved (symlinks followed)."""
+        return [self.project_dir.resolve(), *(self.resolve(p).resolve() for p in self.security.allowed_roots)]
 
     def resolve(self, path: Path) -> Path:
         """An absolute path for a config path, relative ones taken from ``project_dir``."""

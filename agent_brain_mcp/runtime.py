@@ -48,7 +48,9 @@ class Runtime:
         try:
             await backend.open()
             await load
-            service = RetrievalService(backend, embedder, self.settings.indexing, self.settings.project_dir)
+            service = RetrievalService(
+                backend, embedder, self.settings.indexing, self.settings.project_dir, self.settings.allowed_roots()
+            )
             await service.check_identity()
         except BaseException:
             await asyncio.gather(load, return_exceptions=True)

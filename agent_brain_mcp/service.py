@@ -30,12 +30,18 @@ def _fetch_k(top_k: int) -> int:
 
 class RetrievalService:
     def __init__(
-        self, backend: Backend, embedder: EmbeddingProvider, indexing: IndexingSettings, project_dir: Path
+        self,
+        backend: Backend,
+        embedder: EmbeddingProvider,
+        indexing: IndexingSettings,
+        project_dir: Path,
+        allowed_roots: Sequence[Path] | None = None,
     ) -> None:
         self.backend = backend
         self.embedder = embedder
         self._indexing = indexing
         self._project_dir = project_dir
+        self._allowed = [p.resolve() for p in (allowed_roots or [project_dir])]
         self._write_lock = asyncio.Lock()
         self._mismatch: IndexMismatchError | None = None
 
@@ -82,6 +88,12 @@ class RetrievalService:
             raise InvalidInputError(f"path {path!r} cannot be resolved: {exc}") from None
         if not (target.is_dir() or target.is_file()):
             raise InvalidInputError(f"path {path!r} is neither a folder nor a regular file")
+        if not any(target.is_relative_to(allowed) for allowed in self._allowed):
+            allowed = ", ".join(str(a) for a in self._allowed)
+            raise InvalidInputError(
+                f"path {path!r} (resolved to {target}) is outside the folders this server may index ({allowed}). "
+                "Add it to security.allowed_roots in the config to allow it."
+            )
         return target
 
     async def _choose_root(self, target: Path) -> Path:

@@ -60,7 +60,7 @@ async def run_backend(name: str, corpus: Path, state: Path, pg_url: str | None, 
     embedder.load()
     backend = create_backend(settings)
     await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
+    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
     await service.check_identity()
     try:
         started = time.perf_counter()

@@ -68,7 +68,7 @@ async def open_service(settings: Settings) -> AsyncIterator[RetrievalService]:
     embedder.load()
     backend = create_backend(settings)
     await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
+    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
     try:
         await service.check_identity()
         yield service

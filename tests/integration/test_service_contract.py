@@ -48,7 +48,7 @@ async def open_service(
     embedder.load()
     backend = create_backend(settings)
     await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
+    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
     await service.check_identity()
     try:
         yield service
@@ -253,8 +253,8 @@ async def test_bad_arguments_are_input_errors(settings: Settings, sample_project
             await svc.index_path(str(sample_project), include=[""])
 
 
-async def test_an_empty_folder_indexes_to_zero_counts(settings: Settings, tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
+async def test_an_empty_folder_indexes_to_zero_counts(settings: Settings, sample_project: Path) -> None:
+    empty = sample_project / "empty"
     empty.mkdir()
     async with open_service(settings) as svc:
         result = await svc.index_path(str(empty))
@@ -404,3 +404,30 @@ async def test_a_root_indexed_by_an_older_pipeline_is_reindexed_once(settings: S
     assert upgraded.total_chunks == first.total_chunks
     assert settled.files_indexed == 0
     assert len(embedder.embedded) == 2 * first.chunks_written
+
+
+async def test_paths_outside_the_allowed_roots_are_refused(
+    settings: Settings, sample_project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("API_TOKEN = 'x'\n", encoding="utf-8")
+    (sample_project / "escape").symlink_to(outside, target_is_directory=True)
+    async with open_service(settings) as svc:
+        for path in (str(outside), str(sample_project / ".." / "outside"), str(sample_project / "escape"), "/etc"):
+            with pytest.raises(InvalidInputError, match=r"security\.allowed_roots"):
+                await svc.index_path(path)
+        await svc.index_path(str(sample_project))
+        hits = (await svc.keyword_search("API_TOKEN", top_k=10)).hits
+    assert hits == []  # the symlink that leaves the root is not followed either
+
+
+async def test_allowed_roots_in_the_config_open_more_folders(make: Any, tmp_path: Path) -> None:
+    extra = tmp_path / "shared-docs"
+    extra.mkdir()
+    (extra / "notes.md").write_text("# Runbook\n\nRestart the ingestion worker nightly.\n", encoding="utf-8")
+    settings = make(security={"allowed_roots": [str(extra)]})
+    async with open_service(settings) as svc:
+        result = await svc.index_path(str(extra))
+        hits = (await svc.keyword_search("ingestion worker", top_k=1)).hits
+    assert result.files_indexed == 1 and hits[0].root == extra.as_posix()
