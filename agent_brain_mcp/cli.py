@@ -1,4 +1,11 @@
-"""Console entry point: ``agent-brain-mcp [serve]`` serves MCP on stdio (stdout is the protocol)."""
+"""Console entry point: MCP on stdio for agents, and a few commands for people.
+
+``agent-brain-mcp [serve]`` serves MCP on stdio (stdout is the protocol); it is the default when no
+command is given and stdin is not a terminal (a client spawned us). ``index``, ``search``,
+``hybrid`` and ``status`` run the same service the tools call and print for a person (see
+``cli_commands``); ``migrate`` brings the PostgreSQL schema up to date. Logs go to stderr (and to
+``--log-file``); stdout carries only a command's output.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +21,98 @@ from agent_brain_mcp.errors import AgentBrainError, ConfigError
 
 log = logging.getLogger("agent_brain_mcp")
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+# Commands whose output is for a person: their stderr logs default to WARNING so it stays readable.
+HUMAN_COMMANDS = frozenset({"index", "search", "hybrid", "status"})
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name.
+
+    A subcommand's copies default to SUPPRESS so that they only override what was given before it.
+    """
+    unset = argparse.SUPPRESS if in_subcommand else None
+    g = argparse.ArgumentParser(add_help=False)
+    g.add_argument(
+        "--config",
+        type=Path,
+        default=unset,
+        help=f"config YAML (default: ${CONFIG_ENV} or .claude/agent-brain/config.yaml)",
+    )
+    g.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=unset,
+        help="overrides logging.level (index/search/hybrid/status log only warnings to stderr unless given)",
+    )
+    g.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        default=unset,
+        help="also append logs to this file (at --log-level, else the config's logging.level)",
+    )
+    g.add_argument(
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS if in_subcommand else False,
+        help="no start-up banner (serve) and no progress bar (index)",
+    )
+    return g
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", nargs="+", help="what you are looking for (several words need no quotes)")
+    p.add_argument("--top-k", type=int, default=10, metavar="N", help="how many hits (1-200, default 10)")
+    p.add_argument(
+        "--path-prefix", metavar="P", help="only files whose path (relative to the root, or absolute) starts with P"
+    )
+    p.add_argument("--language", metavar="L", help="only this language, e.g. python, markdown, typescript")
+    p.add_argument("--lines", type=int, default=6, metavar="N", help="lines of text shown per hit (default 6; 0: none)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (the search tool's shape)")
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="agent-brain-mcp", description="Code and docs retrieval for agents, over MCP.")
-    p.add_argument("--version", action="version", version=f"agent-brain-mcp {__version__}")
-    p.add_argument(
-        "--config", type=Path, help=f"config YAML (default: ${CONFIG_ENV} or .claude/agent-brain/config.yaml)"
+    p = argparse.ArgumentParser(
+        prog="agent-brain-mcp",
+        description="Code and docs retrieval for agents, over MCP; and the same index from the command line.",
+        epilog=(
+            "With no command, serves MCP on stdio when stdin is not a terminal (how MCP clients start it). "
+            "Examples: agent-brain-mcp index . | agent-brain-mcp hybrid retry backoff | agent-brain-mcp status"
+        ),
+        parents=[_global_options(in_subcommand=False)],
     )
-    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="overrides logging.level")
-    p.add_argument("--quiet", action="store_true", help="no start-up banner")
-    sub = p.add_subparsers(dest="command")
-    sub.add_parser("serve", help="serve MCP over stdio (the default)")
-    sub.add_parser("migrate", help="bring the PostgreSQL schema to the latest revision (the server also does it)")
+    p.add_argument("--version", action="version", version=f"agent-brain-mcp {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_global_options(in_subcommand=True)]
+    sub.add_parser("serve", parents=common, help="serve MCP over stdio (the default when stdin is not a terminal)")
+
+    index = sub.add_parser(
+        "index", parents=common, help="index (or refresh) a folder or file, with a progress bar and a summary"
+    )
+    index.add_argument("path", help="folder or file; relative paths start at the current folder")
+    index.add_argument(
+        "--include", action="append", default=[], metavar="GLOB", help="only files matching (repeatable)"
+    )
+    index.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="also skip these (repeatable)")
+    index.add_argument("--force", action="store_true", help="re-embed every file; rebuilds after a model change")
+    index.add_argument("--json", action="store_true", help="print the result as JSON (the index_path tool's shape)")
+
+    search = sub.add_parser("search", parents=common, help="semantic search: by meaning")
+    _search_options(search)
+    hybrid = sub.add_parser("hybrid", parents=common, help="hybrid search: semantic + keywords (the default choice)")
+    _search_options(hybrid)
+    hybrid.add_argument("--alpha", type=float, metavar="A", help="0 = keywords only, 1 = semantic only (default 0.5)")
+
+    status = sub.add_parser("status", parents=common, help="what is indexed, where, and with which model")
+    status.add_argument("--json", action="store_true", help="print the status as JSON (the index_status tool's shape)")
+
+    sub.add_parser(
+        "migrate",
+        parents=common,
+        help="bring the PostgreSQL schema to the latest revision (the server also does it)",
+    )
     return p
 
 
@@ -46,15 +133,37 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time, so a progress display that wraps it stays intact."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr
+        if stream is None:
+            return
+        try:
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001 - logging must never take the command down
+            self.handleError(record)
+
+
+def setup_logging(level: str, *, log_file: Path | None = None, file_level: str | None = None) -> None:
+    """Logs to stderr at ``level`` and, with ``log_file``, appended to that file at ``file_level``.
+
+    Raises ``OSError`` when the log file cannot be opened.
+    """
+    formatter = logging.Formatter(_LOG_FORMAT)
+    handlers: list[logging.Handler] = [_StderrHandler(level)]
+    if log_file is not None:
+        file_handler = logging.FileHandler(log_file.expanduser(), encoding="utf-8")
+        file_handler.setLevel(file_level or level)
+        handlers.append(file_handler)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    lowest = min(h.level for h in handlers)
+    logging.basicConfig(level=lowest, handlers=handlers, force=True)
     for noisy in ("chromadb", "httpx", "onnxruntime", "bm25s"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, lowest))
 
 
 def _banner(settings: Settings, source: Path) -> str:
@@ -74,17 +183,48 @@ def _banner(settings: Settings, source: Path) -> str:
     )
 
 
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # closed or detached stdin
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: str | None = args.command
+    if command is None:
+        if _stdin_is_terminal():
+            # A person typed the bare command: an MCP server waiting silently on their terminal helps no one.
+            parser.print_help(sys.stderr)
+            sys.stderr.write(
+                "\nagent-brain-mcp: no command given. MCP clients start it with stdin as a pipe; "
+                "to serve MCP on this terminal anyway, run `agent-brain-mcp serve`.\n"
+            )
+            return 2
+        command = "serve"
     source = args.config or config_path()
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         sys.stderr.write(f"agent-brain-mcp: {exc}\n")
         return 2
-    setup_logging(args.log_level or settings.logging.level)
-    if args.command == "migrate":
+    human = command in HUMAN_COMMANDS
+    configured = args.log_level or settings.logging.level
+    try:
+        setup_logging(
+            args.log_level or ("WARNING" if human else configured), log_file=args.log_file, file_level=configured
+        )
+    except OSError as exc:
+        sys.stderr.write(f"agent-brain-mcp: cannot write the log file {args.log_file}: {exc.strerror or exc}\n")
+        return 2
+    if command == "migrate":
         return _migrate(settings)
+    if human:
+        from agent_brain_mcp.cli_commands import run_command
+
+        return run_command(command, args, settings)
     if not args.quiet and not os.environ.get("AGENT_BRAIN_QUIET"):
         sys.stderr.write(_banner(settings, source))
         sys.stderr.flush()
