@@ -8,6 +8,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 NPM_DIR := .tmp/npm
 INSPECTOR_VERSION := 2.12.0
+EVAL_DIR ?= ../shared/eval
+EVAL_STATE ?= .tmp/eval
 
 help:  ## list the targets
 	grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/ -/' >&2
@@ -29,7 +31,7 @@ $(NPM_DIR)/node_modules/.bin/mcp-inspector:
 install: $(VENV)/.run-installed  ## create .venv and install the server
 
 run: $(VENV)/.run-installed  ## serve MCP on stdio (embedded Chroma, local model)
-	exec $(VENV)/bin/agent-brain-mcp
+	exec $(VENV)/bin/agent-brain-mcp serve
 
 dev: $(VENV)/.dev-installed $(NPM_DIR)/node_modules/.bin/mcp-inspector  ## install test tools
 
@@ -45,7 +47,13 @@ test: dev  ## install dev deps, start what tests need, run everything
 demo: $(VENV)/.run-installed  ## index this repo and search it through a real MCP client
 	$(PY) scripts/demo.py
 
+eval: $(VENV)/.run-installed  ## nDCG@10 / Recall@100 / MRR@10 on SciFact and CoSQA (local model, chromadb; minutes)
+	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/scifact --provider local --backend chromadb \
+		--state-dir $(EVAL_STATE)/scifact-chroma --json $(EVAL_STATE)/scifact-chroma.json
+	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/cosqa --doc-suffix .py --provider local --backend chromadb \
+		--state-dir $(EVAL_STATE)/cosqa-chroma --json $(EVAL_STATE)/cosqa-chroma.json
+
 clean:  ## remove the virtualenv, caches and the local index
 	rm -rf $(VENV) .tmp .pytest_cache .ruff_cache .mypy_cache .claude/agent-brain/index
 
-.PHONY: help install run dev lint test demo clean
+.PHONY: help install run dev lint test demo eval clean
