@@ -49,6 +49,11 @@ class RetrievalService:
         """Refuse to mix vectors of two models: remember a mismatch and report it on every call."""
         current = self.embedder.identity
         await self.backend.prepare(current)
+        reason = self.backend.rebuild_reason()
+        if reason is not None:
+            self._mismatch = IndexMismatchError(reason)
+            log.error("%s", self._mismatch)
+            return
         recorded = await self.backend.get_identity()
         if recorded is not None and recorded != current:
             self._mismatch = IndexMismatchError(

@@ -106,6 +106,13 @@ class Backend(abc.ABC):
         """Folders this backend writes to; the indexer never indexes them."""
         return []
 
+    def rebuild_reason(self) -> str | None:
+        """Why the opened index can only be rebuilt (e.g. an older on-disk layout), or None.
+
+        Reported by the service on every call until ``index_path(force=true)`` resets the store.
+        """
+        return None
+
     async def prepare(self, identity: EmbeddingIdentity) -> None:  # noqa: B027 - optional hook
         """Make the store ready for vectors of ``identity`` (e.g. run migrations). Default: nothing."""
 

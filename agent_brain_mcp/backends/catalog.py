@@ -91,8 +91,11 @@ class Catalog:
 
     def reset(self) -> None:
         with self._tx() as db:
-            for table in ("meta", "roots", "files", "chunks"):
+            for table in ("roots", "files", "chunks"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            # The generation only ever grows: restarting it would let a saved keyword index of the
+            # old contents pass for current once the rebuild reaches the same number.
+            db.execute("DELETE FROM meta WHERE key != 'generation'")
             self._bump(db)
 
     # -- manifest -------------------------------------------------------------------------------

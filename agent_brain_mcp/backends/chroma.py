@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,7 @@ from agent_brain_mcp.backends.catalog import SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.keyword_index import KeywordIndex
 from agent_brain_mcp.config import ChromaSettings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
-from agent_brain_mcp.errors import BackendUnavailableError, IndexMismatchError
+from agent_brain_mcp.errors import BackendUnavailableError
 from agent_brain_mcp.indexing.keywords import tokenize
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class ChromaBackend(Backend):
         self._catalog: Catalog | None = None
         self._keywords: KeywordIndex | None = None
         self._max_batch = 1000
+        self._rebuild_reason: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -71,6 +73,9 @@ class ChromaBackend(Backend):
     def private_paths(self) -> list[Path]:
         return [self._state_dir]
 
+    def rebuild_reason(self) -> str | None:
+        return self._rebuild_reason
+
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
         await self._run(self._open_sync)
@@ -78,22 +83,34 @@ class ChromaBackend(Backend):
     def _open_sync(self) -> None:
         try:
             self._state_dir.mkdir(parents=True, exist_ok=True)
-            self._catalog = Catalog(self._state_dir / "catalog.sqlite3")
         except OSError as exc:
             raise BackendUnavailableError(
                 f"cannot create the index folder {self._state_dir}: {exc.strerror or exc}. "
                 "Set storage.chromadb.persist_dir in the config to a writable folder."
             ) from exc
+        # A read-only folder must not be mistaken for a corrupted catalog (whose advice is to delete it).
+        catalog_path = self._state_dir / "catalog.sqlite3"
+        unwritable = [p for p in (self._state_dir, catalog_path) if p.exists() and not os.access(p, os.W_OK)]
+        if unwritable:
+            raise BackendUnavailableError(
+                f"the index folder {self._state_dir} is not writable ({unwritable[0]}): fix its permissions, "
+                "or set storage.chromadb.persist_dir in the config to a writable folder."
+            )
+        try:
+            self._catalog = Catalog(catalog_path)
         except Exception as exc:  # sqlite3.DatabaseError: a corrupted catalog
             raise BackendUnavailableError(
-                f"the index catalog {self._state_dir / 'catalog.sqlite3'} is unreadable ({exc}). "
+                f"the index catalog {catalog_path} is unreadable ({exc}). "
                 f"Delete the folder {self._state_dir} and run index_path again to rebuild."
             ) from exc
         version = self._catalog.get_meta("schema_version")
+        self._rebuild_reason = None
         if version not in (None, SCHEMA_VERSION):
-            raise IndexMismatchError(
+            # Not raised: the service refuses every call with it until index_path(force=true) resets.
+            self._rebuild_reason = (
                 f"the index at {self._state_dir} has layout version {version}; this server writes "
-                f"{SCHEMA_VERSION}. Rebuild it: index_path(path, force=true), or delete the folder."
+                f"{SCHEMA_VERSION}. Rebuild it: index_path(path, force=true) (this drops every indexed root; "
+                "index each again), or delete the folder."
             )
         self._client = self._make_client()
         self._collection = self._get_collection()
@@ -170,6 +187,7 @@ class ChromaBackend(Backend):
         def _reset() -> None:
             self._recreate_collection()
             self.catalog.reset()
+            self._rebuild_reason = None
 
         await self._run(_reset)
 

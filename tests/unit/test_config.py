@@ -101,6 +101,9 @@ indexing:
   exclude: ["*.gen.py", "fixtures/"]
   include: ["src/**"]
   use_gitignore: false
+security:
+  allowed_roots:
+  - /srv/shared-docs
 logging:
   level: WARNING
 """

@@ -1,0 +1,282 @@
+"""`kill -9` of the real server in the middle of `index_path`, then a restart: the index must end up
+exactly as a clean run would leave it, with no duplicate chunk in any store.
+
+The server is the installed console script spoken to over stdio by the SDK's ``ClientSession``.
+The test spawns the child itself (instead of ``stdio_client``) so it owns the pid and can SIGKILL
+exactly that process once progress notifications show that some files were written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.abc import Process
+from mcp import ClientSession, types
+from mcp.client.stdio import get_default_environment
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from support import child_env, make_settings, server_command, write_config
+
+from agent_brain_mcp.backends.registry import create_backend
+from agent_brain_mcp.embeddings.factory import create_embedding_provider
+from agent_brain_mcp.service import RetrievalService
+
+pytestmark = pytest.mark.anyio
+
+FILES = 1500
+KILL_AFTER_FILES = 150  # progress must show at least this many files done before the kill
+BATCH = 2  # embedding.batch_size: writes are flushed every max(4 * batch, 64) chunks -> ~24 batches
+COLLECTION = "agent_brain"
+
+Chunk = tuple[str, int, int, str]
+Manifest = set[tuple[str, int, int, str, int, str]]
+
+
+def _make_tree(root: Path) -> Path:
+    """~1,500 small files in 30 folders; each is one chunk, so the run writes many small batches."""
+    for i in range(FILES):
+        path = root / f"pkg{i % 30:02d}" / f"module_{i:04d}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f'"""Module {i}: helpers for case {i}."""\n\n\ndef compute_value_{i}(x):\n    return x * {i} + {i % 7}\n',
+            encoding="utf-8",
+        )
+    return root
+
+
+# -- a stdio transport whose child process we own ---------------------------------------------------
+@asynccontextmanager
+async def _server(project: Path, config: Path, errlog: Path) -> AsyncIterator[tuple[Process, ClientSession]]:
+    """The console script as a child (its pid is ours to kill) and an initialised ``ClientSession``."""
+    command, args = server_command()
+    env = get_default_environment() | child_env(config) | {"AGENT_BRAIN_QUIET": "1"}
+    with errlog.open("ab") as err:
+        process = await anyio.open_process(
+            [command, *args], env=env, cwd=str(project), stderr=err, start_new_session=True
+        )
+    to_client, from_server = anyio.create_memory_object_stream[SessionMessage | Exception](100)
+    to_server, from_client = anyio.create_memory_object_stream[SessionMessage](100)
+
+    async def read_stdout() -> None:
+        assert process.stdout is not None
+        buffer = b""
+        async with to_client:
+            try:
+                async for data in process.stdout:
+                    *lines, buffer = (buffer + data).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                            await to_client.send(SessionMessage(message))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream):
+                pass
+
+    async def write_stdin() -> None:
+        assert process.stdin is not None
+        async with from_client:
+            async for message in from_client:
+                data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+                try:
+                    await process.stdin.send(data.encode())
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    return
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_stdout)
+            tg.start_soon(write_stdin)
+            try:
+                async with ClientSession(from_server, to_server) as session:
+                    with anyio.fail_after(60):
+                        await session.initialize()
+                    yield process, session
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                assert process.stdin is not None
+                await process.stdin.aclose()  # a clean shutdown: EOF on stdin
+                with anyio.move_on_after(20):
+                    await process.wait()
+            if process.returncode is None:
+                process.kill()
+                with anyio.move_on_after(10):
+                    await process.wait()
+            await process.aclose()
+
+
+# -- reading what each store holds -------------------------------------------------------------------
+def _catalog(state: Path) -> tuple[Manifest, list[Chunk], int]:
+    db = sqlite3.connect(state / "catalog.sqlite3")
+    try:
+        manifest = set(db.execute("SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM files"))
+        chunks = list(db.execute("SELECT rel_path, start_line, end_line, text FROM chunks"))
+        generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+    finally:
+        db.close()
+    return manifest, chunks, generation
+
+
+def _chroma(state: Path) -> tuple[list[str], list[Chunk], int]:
+    import chromadb
+    from chromadb.config import Settings as ChromaClientSettings
+
+    client = chromadb.PersistentClient(
+        path=str(state / "chroma"), settings=ChromaClientSettings(anonymized_telemetry=False)
+    )
+    collection = client.get_collection(COLLECTION)
+    got = collection.get(include=["documents", "metadatas"])
+    chunks = [
+        (str(m["rel_path"]), int(m["start_line"]), int(m["end_line"]), d)  # type: ignore[arg-type]
+        for d, m in zip(got["documents"] or [], got["metadatas"] or [], strict=True)
+    ]
+    return list(got["ids"]), chunks, collection.count()
+
+
+def _keyword_ids(state: Path) -> tuple[list[str], int]:
+    meta = json.loads((state / "keyword" / "chunks.json").read_text(encoding="utf-8"))
+    return list(meta["ids"]), int(meta["generation"])
+
+
+def _chroma_state(state: Path) -> dict[str, Any]:
+    manifest, catalog_chunks, generation = _catalog(state)
+    ids, chroma_chunks, count = _chroma(state)
+    keyword_ids, keyword_generation = _keyword_ids(state)
+    chunk_total = sum(row[4] for row in manifest)
+    # No duplicates anywhere: every store holds each chunk exactly once, and the same chunks.
+    assert count == len(ids) == len(set(ids)) == chunk_total
+    assert len(catalog_chunks) == len(set(catalog_chunks)) == chunk_total
+    assert len(keyword_ids) == len(set(keyword_ids)) == chunk_total and set(keyword_ids) == set(ids)
+    assert keyword_generation == generation  # the BM25 side reflects the final manifest
+    assert set(chroma_chunks) == set(catalog_chunks)
+    return {"manifest": manifest, "chunks": set(chroma_chunks), "ids": set(ids)}
+
+
+async def _pg_state(url: str, table: str) -> dict[str, Any]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            manifest = set(
+                map(
+                    tuple,
+                    (
+                        await conn.execute(
+                            text(f"SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM {table}_files")
+                        )
+                    ).all(),
+                )
+            )
+            rows = (
+                await conn.execute(text(f"SELECT node_id, rel_path, start_line, end_line, text FROM data_{table}"))
+            ).all()
+    finally:
+        await engine.dispose()
+    ids = [r[0] for r in rows]
+    chunks = [(r[1], r[2], r[3], r[4]) for r in rows]
+    chunk_total = sum(row[4] for row in manifest)
+    # The keyword side is a generated column of the same rows, so one row per chunk covers both.
+    assert len(ids) == len(set(ids)) == len(set(chunks)) == chunk_total
+    return {"manifest": manifest, "chunks": set(chunks), "ids": set(ids)}
+
+
+async def _fresh_index(settings: Any, project: Path) -> None:
+    """A clean, uninterrupted run over the same tree in its own store, for comparison."""
+    embedder = create_embedding_provider(settings.embedding)
+    embedder.load()
+    backend = create_backend(settings)
+    await backend.open()
+    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
+    try:
+        await service.check_identity()
+        result = await service.index_path(str(project))
+        assert result.total_files == FILES
+    finally:
+        await service.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["chromadb", "postgresql"])
+async def test_a_server_killed_mid_index_recovers_to_exactly_a_clean_index_on_the_next_run(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    project = _make_tree(tmp_path / "project")  # the server's working folder, so inside its allowed roots
+    state = tmp_path / "state"
+    postgres = None
+    table = ""
+    if backend == "postgresql":
+        table = request.getfixturevalue("pg_table")
+        postgres = {"url": request.getfixturevalue("pg_url"), "table": table}
+    config = write_config(tmp_path / "cfg" / "config.yaml", state, postgres=postgres, provider="hash", batch_size=BATCH)
+    errlog = tmp_path / "server-stderr.log"
+
+    # 1. Start indexing, and SIGKILL the server once some batches are written.
+    enough = anyio.Event()
+    seen: list[tuple[float, float | None]] = []
+    finished: list[Any] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total))
+        if done >= KILL_AFTER_FILES and total is not None and done < total:
+            enough.set()
+
+    async with _server(project, config, errlog) as (process, session):
+
+        async def index() -> None:
+            try:
+                finished.append(await session.call_tool("index_path", {"path": "."}, progress_callback=on_progress))
+            except MCPError as exc:  # the kill closes the connection under the pending call
+                assert "Connection closed" in str(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(index)
+            with anyio.fail_after(90):
+                await enough.wait()
+            os.kill(process.pid, signal.SIGKILL)
+            with anyio.fail_after(10):
+                await process.wait()
+            tg.cancel_scope.cancel()  # the pending call would wait for an answer that never comes
+    assert process.returncode == -signal.SIGKILL
+    assert not finished, "the run finished before the kill: make the tree bigger"
+    assert seen and seen[-1][0] < FILES
+
+    # 2. Restart and index again: the run completes and reports the whole tree.
+    async with _server(project, config, errlog) as (_, session):
+        with anyio.fail_after(120):
+            result = await session.call_tool("index_path", {"path": "."})
+        assert not result.is_error, result.content
+        again = result.structured_content
+        assert again["total_files"] == FILES and again["files_skipped"] == 0
+        # Files the killed run had fully written are not embedded a second time.
+        assert 0 < again["files_unchanged"] < FILES
+        assert again["files_indexed"] == FILES - again["files_unchanged"]
+        found = await session.call_tool("hybrid_search", {"query": "compute_value_1234", "top_k": 1})
+        assert not found.is_error and found.structured_content["hits"][0]["file_path"] == "pkg04/module_1234.py"
+
+    # 3. Compare with a clean run over the same tree in another store.
+    if backend == "chromadb":
+        fresh_state = tmp_path / "fresh"
+        await _fresh_index(make_settings(fresh_state, project, embedding={"batch_size": BATCH}), project)
+        recovered, clean = _chroma_state(state), _chroma_state(fresh_state)
+    else:
+        url = request.getfixturevalue("pg_url")
+        fresh_table = f"{table}_fresh"
+        fresh = make_settings(tmp_path / "fresh", project, backend="postgresql", pg_url=url, table=fresh_table)
+        await _fresh_index(fresh, project)
+        recovered, clean = await _pg_state(url, table), await _pg_state(url, fresh_table)
+    assert len(recovered["manifest"]) == FILES
+    assert recovered["manifest"] == clean["manifest"]
+    assert recovered["chunks"] == clean["chunks"]
+    assert recovered["ids"] == clean["ids"]
