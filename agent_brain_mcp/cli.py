@@ -147,12 +147,33 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def setup_logging(level: str, *, log_file: Path | None = None, file_level: str | None = None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(
+    level: str, *, log_file: Path | None = None, file_level: str | None = None, fmt: str = "text"
+) -> None:
     """Logs to stderr at ``level`` and, with ``log_file``, appended to that file at ``file_level``.
 
     Raises ``OSError`` when the log file cannot be opened.
     """
-    formatter = logging.Formatter(_LOG_FORMAT)
+    formatter: logging.Formatter = JsonFormatter() if fmt == "json" else logging.Formatter(_LOG_FORMAT)
+    if log_file is not None:
+        log_file.expanduser().parent.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [_StderrHandler(level)]
     if log_file is not None:
         file_handler = logging.FileHandler(log_file.expanduser(), encoding="utf-8")
@@ -212,12 +233,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     human = command in HUMAN_COMMANDS
     configured = args.log_level or settings.logging.level
+    log_file = args.log_file or (settings.resolve(settings.logging.file) if settings.logging.file else None)
     try:
         setup_logging(
-            args.log_level or ("WARNING" if human else configured), log_file=args.log_file, file_level=configured
+            args.log_level or ("WARNING" if human else configured),
+            log_file=log_file,
+            file_level=configured,
+            fmt=settings.logging.format,
         )
     except OSError as exc:
-        sys.stderr.write(f"agent-brain-mcp: cannot write the log file {args.log_file}: {exc.strerror or exc}\n")
+        sys.stderr.write(f"agent-brain-mcp: cannot write the log file {log_file}: {exc.strerror or exc}\n")
         return 2
     if command == "migrate":
         return _migrate(settings)

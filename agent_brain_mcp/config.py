@@ -99,7 +99,11 @@ class SecuritySettings(_Strict):
 
 
 class LoggingSettings(_Strict):
+    """Logs go to stderr (stdout is the MCP channel) and, with ``file``, also to that file."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    file: Path | None = None
 
 
 class Settings(_Strict):
