@@ -1,7 +1,9 @@
 """Cut a file's text into chunks that keep exact 1-based line spans.
 
-Markdown is cut at headings (the heading trail becomes the chunk's symbol); everything else into
-windows of lines that prefer to end at a blank line or before a top-level statement, with overlap.
+Code in a language tree-sitter knows is cut along its syntax (see ``code_chunker``: one chunk per
+definition where the limits allow, the enclosing definitions as the chunk's symbol); markdown at
+headings (the heading trail becomes the symbol); everything else, and whatever is still too big,
+into windows of lines that prefer to end at a blank line or before a top-level statement, with overlap.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent_brain_mcp.indexing import code_chunker
 from agent_brain_mcp.indexing.languages import MARKDOWN
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")  # closing #s need a space before them: "## C#"
@@ -45,7 +48,21 @@ def chunk_text(text: str, language: str, limits: ChunkLimits) -> list[Chunk]:
         return []
     if language == MARKDOWN:
         return _chunk_markdown(lines, limits)
+    if language in code_chunker.CODE_LANGUAGES:
+        segments = code_chunker.segments(lines, language, limits)
+        if segments is not None:
+            return _from_segments(lines, segments, limits)
     return _windows(lines, 0, limits, None)
+
+
+def _from_segments(lines: list[str], segments: list[code_chunker.Segment], limits: ChunkLimits) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for seg in segments:
+        if seg.whole:
+            chunks.append(Chunk("\n".join(lines[seg.start : seg.end + 1]), seg.start + 1, seg.end + 1, seg.symbol))
+        else:
+            chunks.extend(_windows(lines[seg.start : seg.end + 1], seg.start, limits, seg.symbol))
+    return chunks
 
 
 def _is_break_before(line: str) -> bool:

@@ -168,7 +168,9 @@ def test_the_log_file_gets_the_configured_level_while_stderr_stays_quiet(sample_
 
 
 def test_an_unwritable_log_file_exits_2_with_a_message(sample_project: Path, tmp_path: Path) -> None:
-    proc = _run(["--log-file", str(tmp_path / "no" / "dir" / "x.log"), "status"], sample_project, _config(tmp_path))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    proc = _run(["--log-file", str(blocker / "x.log"), "status"], sample_project, _config(tmp_path))
     assert proc.returncode == 2
     assert "cannot write the log file" in proc.stderr and proc.stdout == ""
 

@@ -129,7 +129,7 @@ def test_default_limits_keep_a_small_module_in_one_chunk_spanning_all_its_lines(
     assert len(chunks) == 1
     assert (chunks[0].start_line, chunks[0].end_line) == (1, PYTHON_MODULE.count("\n"))
     assert chunks[0].text == PYTHON_MODULE.rstrip("\n")
-    assert chunks[0].symbol is None
+    assert chunks[0].symbol == "def load, class Store, def main"  # code: the definitions merged into it
 
 
 def test_a_trailing_newline_does_not_add_an_empty_last_line() -> None:
@@ -148,10 +148,13 @@ def test_whitespace_only_text_gives_no_chunks(text: str, language: str) -> None:
     assert chunk_text(text, language, SMALL) == []
 
 
+# The line windows themselves, on plain text: code is cut along its syntax first (test_code_chunker.py).
+
+
 def test_a_window_covers_at_most_max_lines_and_consecutive_windows_overlap() -> None:
     limits = ChunkLimits(max_lines=10, overlap_lines=3, max_chars=10_000)
     text = _numbered(50)  # every line indented: no natural boundary anywhere
-    chunks = chunk_text(text, "python", limits)
+    chunks = chunk_text(text, "text", limits)
     spans = [(c.start_line, c.end_line) for c in chunks]
     assert spans[0] == (1, 10)
     for (_, prev_end), (start, _) in itertools.pairwise(spans):
@@ -161,14 +164,14 @@ def test_a_window_covers_at_most_max_lines_and_consecutive_windows_overlap() -> 
 
 def test_overlap_zero_gives_back_to_back_windows() -> None:
     limits = ChunkLimits(max_lines=10, overlap_lines=0, max_chars=10_000)
-    chunks = chunk_text(_numbered(35), "python", limits)
+    chunks = chunk_text(_numbered(35), "text", limits)
     assert [(c.start_line, c.end_line) for c in chunks] == [(1, 10), (11, 20), (21, 30), (31, 35)]
 
 
 def test_max_chars_cuts_a_window_before_max_lines() -> None:
     limits = ChunkLimits(max_lines=100, overlap_lines=0, max_chars=100)
     text = "".join("    " + ("z" * 15) + "\n" for _ in range(20))  # 20 chars per line with the newline
-    chunks = chunk_text(text, "python", limits)
+    chunks = chunk_text(text, "text", limits)
     assert [(c.start_line, c.end_line) for c in chunks] == [(1, 5), (6, 10), (11, 15), (16, 20)]
     assert all(len(c.text) <= 100 for c in chunks)
 
@@ -177,7 +180,7 @@ def test_a_window_prefers_to_end_at_a_blank_line() -> None:
     limits = ChunkLimits(max_lines=10, overlap_lines=2, max_chars=10_000)
     lines = [f"    body_{i}" for i in range(1, 21)]
     lines[7] = ""  # line 8 is blank, inside the second half of the first window
-    chunks = chunk_text("\n".join(lines) + "\n", "python", limits)
+    chunks = chunk_text("\n".join(lines) + "\n", "text", limits)
     assert (chunks[0].start_line, chunks[0].end_line) == (1, 8)
     assert chunks[0].text.endswith("\n")  # the blank line closes the window
 
@@ -186,7 +189,7 @@ def test_a_window_prefers_to_end_just_before_a_top_level_statement() -> None:
     limits = ChunkLimits(max_lines=10, overlap_lines=2, max_chars=10_000)
     lines = [f"    body_{i}" for i in range(1, 21)]
     lines[7] = "def second():"  # line 8 starts a new top-level statement
-    chunks = chunk_text("\n".join(lines) + "\n", "python", limits)
+    chunks = chunk_text("\n".join(lines) + "\n", "text", limits)
     assert (chunks[0].start_line, chunks[0].end_line) == (1, 7)
     # No overlap back into the previous statement when the next window starts at a top-level line.
     assert chunks[1].start_line == 8
@@ -197,7 +200,7 @@ def test_a_boundary_in_the_first_half_of_the_window_is_not_used() -> None:
     limits = ChunkLimits(max_lines=10, overlap_lines=0, max_chars=10_000)
     lines = [f"    body_{i}" for i in range(1, 21)]
     lines[2] = ""  # line 3: too early to end a 10-line window there
-    chunks = chunk_text("\n".join(lines) + "\n", "python", limits)
+    chunks = chunk_text("\n".join(lines) + "\n", "text", limits)
     assert (chunks[0].start_line, chunks[0].end_line) == (1, 10)
 
 
@@ -206,7 +209,7 @@ def test_closing_brackets_and_else_branches_are_not_treated_as_new_statements(cl
     limits = ChunkLimits(max_lines=10, overlap_lines=0, max_chars=10_000)
     lines = [f"    body_{i}" for i in range(1, 21)]
     lines[7] = closer
-    chunks = chunk_text("\n".join(lines) + "\n", "python", limits)
+    chunks = chunk_text("\n".join(lines) + "\n", "text", limits)
     assert (chunks[0].start_line, chunks[0].end_line) == (1, 10)
 
 

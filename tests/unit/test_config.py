@@ -106,6 +106,8 @@ security:
   - /srv/shared-docs
 logging:
   level: WARNING
+  format: json
+  file: logs/agent-brain.log
 """
 
 
