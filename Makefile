@@ -8,6 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 NPM_DIR := .tmp/npm
 INSPECTOR_VERSION := 2.12.0
+CLAUDE_CODE_VERSION := 2.1.197
 EVAL_DIR ?= ../shared/eval
 EVAL_STATE ?= .tmp/eval
 
@@ -23,17 +24,17 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.run-installed
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,postgres]' >&2
 	touch $@
 
-$(NPM_DIR)/node_modules/.bin/mcp-inspector:
+$(NPM_DIR)/node_modules/.bin/mcp-inspector $(NPM_DIR)/node_modules/.bin/claude &:
 	mkdir -p $(NPM_DIR)
 	npm install --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error \
-		@modelcontextprotocol/inspector@$(INSPECTOR_VERSION) >&2
+		@modelcontextprotocol/inspector@$(INSPECTOR_VERSION) @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) >&2
 
 install: $(VENV)/.run-installed  ## create .venv and install the server
 
 run: $(VENV)/.run-installed  ## serve MCP on stdio (embedded Chroma, local model)
 	exec $(VENV)/bin/agent-brain-mcp serve
 
-dev: $(VENV)/.dev-installed $(NPM_DIR)/node_modules/.bin/mcp-inspector  ## install test tools
+dev: $(VENV)/.dev-installed $(NPM_DIR)/node_modules/.bin/mcp-inspector $(NPM_DIR)/node_modules/.bin/claude  ## install test tools (MCP Inspector, Claude Code CLI)
 
 lint: $(VENV)/.dev-installed  ## ruff check, format check, mypy --strict on the package
 	$(PY) -m ruff check agent_brain_mcp tests scripts benchmarks >&2

@@ -13,3 +13,11 @@ def inspector() -> str:
     if exe is None:
         pytest.fail("mcp-inspector is not on PATH: run the tests with `make test`, which installs it")
     return exe
+
+
+@pytest.fixture
+def claude_cli() -> str:
+    exe = shutil.which("claude")
+    if exe is None:
+        pytest.fail("the Claude Code CLI is not on PATH: run the tests with `make test`, which installs it")
+    return exe
