@@ -13,6 +13,7 @@ import logging
 import time
 
 from agent_brain_mcp.config import Settings
+from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError
 from agent_brain_mcp.service import RetrievalService
 
@@ -38,26 +39,7 @@ class Runtime:
 
     async def _warm(self, delay: float = WARMUP_DELAY_S) -> RetrievalService:
         await asyncio.sleep(delay)
-        from agent_brain_mcp.backends.registry import create_backend
-        from agent_brain_mcp.embeddings.factory import create_embedding_provider
-
-        started = time.perf_counter()
-        embedder = create_embedding_provider(self.settings.embedding)
-        backend = create_backend(self.settings)
-        load = asyncio.create_task(asyncio.to_thread(embedder.load))
-        try:
-            await backend.open()
-            await load
-            service = RetrievalService(
-                backend, embedder, self.settings.indexing, self.settings.project_dir, self.settings.allowed_roots()
-            )
-            await service.check_identity()
-        except BaseException:
-            await asyncio.gather(load, return_exceptions=True)
-            await _quietly_close(backend, embedder)
-            raise
-        log.info("ready in %.2fs: %s at %s", time.perf_counter() - started, backend.name, backend.info().location)
-        return service
+        return await build_service(self.settings)
 
     async def service(self) -> RetrievalService:
         """The ready service; waits for the warm-up, retrying a failed one."""
@@ -88,6 +70,32 @@ class Runtime:
         if self._service is not None:
             await self._service.close()
             self._service = None
+
+
+async def build_service(settings: Settings, embedder: EmbeddingProvider | None = None) -> RetrievalService:
+    """Open the configured store and load the model (concurrently), then check they belong together.
+
+    The one place a service is assembled from the config: the server's warm-up, the CLI, the tests
+    and the benchmarks all call it. ``embedder`` replaces the configured provider (tests).
+    """
+    from agent_brain_mcp.backends.registry import create_backend
+    from agent_brain_mcp.embeddings.factory import create_embedding_provider
+
+    started = time.perf_counter()
+    embedder = embedder or create_embedding_provider(settings.embedding)
+    backend = create_backend(settings)
+    load = asyncio.create_task(asyncio.to_thread(embedder.load))
+    try:
+        await backend.open()
+        await load
+        service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
+        await service.check_identity()
+    except BaseException:
+        await asyncio.gather(load, return_exceptions=True)
+        await _quietly_close(backend, embedder)
+        raise
+    log.info("ready in %.2fs: %s at %s", time.perf_counter() - started, backend.name, backend.info().location)
+    return service
 
 
 async def _quietly_close(backend: object, embedder: object) -> None:

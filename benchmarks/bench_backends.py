@@ -23,12 +23,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from support import make_settings, world_readable_tmpdir  # noqa: E402
+from support import make_settings, open_service, world_readable_tmpdir  # noqa: E402
 
 from agent_brain_mcp.backends.base import SearchFilters  # noqa: E402
-from agent_brain_mcp.backends.registry import create_backend  # noqa: E402
-from agent_brain_mcp.embeddings.factory import create_embedding_provider  # noqa: E402
-from agent_brain_mcp.service import RetrievalService  # noqa: E402
 
 QUERIES = [
     "how are unchanged files skipped when re-indexing",
@@ -56,13 +53,8 @@ async def run_backend(name: str, corpus: Path, state: Path, pg_url: str | None, 
     if name == "postgresql":
         extra |= {"pg_url": pg_url, "table": f"bench_{int(time.time())}"}
     settings = make_settings(state / name, corpus, "local", **extra)
-    embedder = create_embedding_provider(settings.embedding)
-    embedder.load()
-    backend = create_backend(settings)
-    await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
-    await service.check_identity()
-    try:
+    async with open_service(settings) as service:
+        embedder, backend = service.embedder, service.backend
         started = time.perf_counter()
         result = await service.index_path(str(corpus))
         index_s = time.perf_counter() - started
@@ -92,8 +84,6 @@ async def run_backend(name: str, corpus: Path, state: Path, pg_url: str | None, 
             "hybrid_p95": pct(lat["hybrid"], 95),
             "embed_p50": statistics.median(t_embed),
         }
-    finally:
-        await service.close()
 
 
 async def main(corpus: Path, n_queries: int) -> None:

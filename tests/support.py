@@ -5,12 +5,29 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agent_brain_mcp.config import Settings
+from agent_brain_mcp.embeddings.base import EmbeddingProvider
+from agent_brain_mcp.runtime import build_service
+from agent_brain_mcp.service import RetrievalService
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings, embedder: EmbeddingProvider | None = None
+) -> AsyncIterator[RetrievalService]:
+    """The service exactly as the server builds it, closed on exit."""
+    service = await build_service(settings, embedder)
+    try:
+        yield service
+    finally:
+        await service.close()
 
 
 def make_settings(

@@ -24,11 +24,7 @@ from mcp import ClientSession, types
 from mcp.client.stdio import get_default_environment
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
-from support import child_env, make_settings, server_command, write_config
-
-from agent_brain_mcp.backends.registry import create_backend
-from agent_brain_mcp.embeddings.factory import create_embedding_provider
-from agent_brain_mcp.service import RetrievalService
+from support import child_env, make_settings, open_service, server_command, write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -194,17 +190,9 @@ async def _pg_state(url: str, table: str) -> dict[str, Any]:
 
 async def _fresh_index(settings: Any, project: Path) -> None:
     """A clean, uninterrupted run over the same tree in its own store, for comparison."""
-    embedder = create_embedding_provider(settings.embedding)
-    embedder.load()
-    backend = create_backend(settings)
-    await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
-    try:
-        await service.check_identity()
+    async with open_service(settings) as service:
         result = await service.index_path(str(project))
-        assert result.total_files == FILES
-    finally:
-        await service.close()
+    assert result.total_files == FILES
 
 
 @pytest.mark.slow

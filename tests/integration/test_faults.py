@@ -15,24 +15,19 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
-from support import make_settings
+from support import make_settings, open_service
 
-from agent_brain_mcp.backends.registry import create_backend
-from agent_brain_mcp.config import Settings
-from agent_brain_mcp.embeddings.base import EmbeddingProvider
-from agent_brain_mcp.embeddings.factory import create_embedding_provider
 from agent_brain_mcp.embeddings.hashing import HashingProvider
 from agent_brain_mcp.errors import InvalidInputError
 from agent_brain_mcp.server import build_server
-from agent_brain_mcp.service import RetrievalService
 
 pytestmark = pytest.mark.anyio
 
@@ -49,22 +44,6 @@ class CountingEmbedder(HashingProvider):
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         self.embedded += len(texts)
         return super().embed_documents(texts)
-
-
-@asynccontextmanager
-async def open_service(
-    settings: Settings, embedder: EmbeddingProvider | None = None
-) -> AsyncIterator[RetrievalService]:
-    embedder = embedder or create_embedding_provider(settings.embedding)
-    embedder.load()
-    backend = create_backend(settings)
-    await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir)
-    await service.check_identity()
-    try:
-        yield service
-    finally:
-        await service.close()
 
 
 def _text(result: Any) -> str:

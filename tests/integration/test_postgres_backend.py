@@ -23,17 +23,15 @@ import anyio
 import pytest
 import yaml
 from mcp import Client
-from support import SAMPLE_FILES, make_settings, world_readable_tmpdir, write_tree
+from support import SAMPLE_FILES, make_settings, open_service, world_readable_tmpdir, write_tree
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite
 from agent_brain_mcp.backends.pg_schema import SchemaParams
 from agent_brain_mcp.backends.postgres import PostgresBackend, run_migrations
 from agent_brain_mcp.backends.registry import create_backend
 from agent_brain_mcp.config import Settings, load_settings
-from agent_brain_mcp.embeddings.factory import create_embedding_provider
 from agent_brain_mcp.errors import InvalidInputError
 from agent_brain_mcp.server import build_server
-from agent_brain_mcp.service import RetrievalService
 
 pytestmark = pytest.mark.anyio
 
@@ -59,21 +57,6 @@ def pg_settings(
         pg = {"url": url, "table": table, "data_dir": str(tmp_path / "state" / "pg"), **postgresql}
         sections["storage"] = {"backend": "postgresql", "postgresql": pg}
     return make_settings(tmp_path / "state", project, "hash", backend="postgresql", pg_url=url, table=table, **sections)
-
-
-@asynccontextmanager
-async def open_service(settings: Settings) -> AsyncIterator[RetrievalService]:
-    """The service as the server builds it (same steps as test_service_contract.open_service)."""
-    embedder = create_embedding_provider(settings.embedding)
-    embedder.load()
-    backend = create_backend(settings)
-    await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
-    try:
-        await service.check_identity()
-        yield service
-    finally:
-        await service.close()
 
 
 @asynccontextmanager

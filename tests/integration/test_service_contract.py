@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_settings
+from support import make_settings, open_service
 
-from agent_brain_mcp.backends.registry import create_backend
 from agent_brain_mcp.config import Settings
-from agent_brain_mcp.embeddings.base import EmbeddingProvider
-from agent_brain_mcp.embeddings.factory import create_embedding_provider
 from agent_brain_mcp.embeddings.hashing import HashingProvider
 from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotIndexedError
-from agent_brain_mcp.service import RetrievalService
 
 pytestmark = pytest.mark.anyio
 
@@ -38,22 +33,6 @@ class CountingEmbedder(HashingProvider):
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         self.embedded.extend(texts)
         return super().embed_documents(texts)
-
-
-@asynccontextmanager
-async def open_service(
-    settings: Settings, embedder: EmbeddingProvider | None = None
-) -> AsyncIterator[RetrievalService]:
-    embedder = embedder or create_embedding_provider(settings.embedding)
-    embedder.load()
-    backend = create_backend(settings)
-    await backend.open()
-    service = RetrievalService(backend, embedder, settings.indexing, settings.project_dir, settings.allowed_roots())
-    await service.check_identity()
-    try:
-        yield service
-    finally:
-        await service.close()
 
 
 BACKENDS = ["chromadb", "postgresql"]
