@@ -90,15 +90,30 @@ def _window_end(lines: list[str], start: int, limits: ChunkLimits, floor: int = 
     return end
 
 
+def split_long_line(line: str, max_chars: int) -> list[str]:
+    """Consecutive pieces of ``line`` (they concatenate back to it), each at most ``max_chars``,
+    cut after a space when one lies in the last quarter of a piece (so prose is not cut mid-word)."""
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(line):
+        end = min(pos + max_chars, len(line))
+        if end < len(line):
+            space = line.rfind(" ", pos + (max_chars * 3) // 4, end)
+            if space > pos:
+                end = space + 1
+        pieces.append(line[pos:end])
+        pos = end
+    return pieces
+
+
 def _windows(lines: list[str], offset: int, limits: ChunkLimits, symbol: str | None) -> list[Chunk]:
     """Line windows over ``lines``; ``offset`` is the 0-based line number of ``lines[0]``."""
     chunks: list[Chunk] = []
     start = prev_end = 0
     while start < len(lines):
-        if len(lines[start]) > limits.max_chars:  # a minified or generated line
+        if len(lines[start]) > limits.max_chars:  # a minified line, or a paragraph on one line
             line_no = offset + start + 1
-            long = lines[start]
-            pieces = (long[i : i + limits.max_chars] for i in range(0, len(long), limits.max_chars))
+            pieces = split_long_line(lines[start], limits.max_chars)
             chunks.extend(Chunk(p, line_no, line_no, symbol) for p in pieces if p.strip())
             start += 1
             prev_end = max(prev_end, start)

@@ -32,7 +32,7 @@ ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
 # Bump whenever chunking or keyword tokenising changes what is stored: a root indexed by another
 # version is then re-chunked and re-embedded on its next run instead of silently mixing formats.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 _MAX_LISTED_SKIPS = 50
 _QUEUE_FILES = 64

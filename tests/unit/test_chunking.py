@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text
+from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text, split_long_line
 
 SMALL = ChunkLimits(max_lines=12, overlap_lines=3, max_chars=400)
 
@@ -31,9 +31,9 @@ def _assert_spans_exact(text: str, chunks: list[Chunk], limits: ChunkLimits) -> 
             continue
         assert chunk.text == "\n".join(lines[chunk.start_line - 1 : chunk.end_line]), chunk
     for line_no, parts in pieces.items():
-        line, size = lines[line_no - 1], limits.max_chars
-        expected = [line[i : i + size] for i in range(0, len(line), size)]
+        expected = split_long_line(lines[line_no - 1], limits.max_chars)
         assert parts == [p for p in expected if p.strip()], f"line {line_no} is not cut into its pieces in order"
+        assert all(len(p) <= limits.max_chars for p in expected) and "".join(expected) == lines[line_no - 1]
 
 
 def _assert_covers_every_non_blank_line(text: str, chunks: list[Chunk]) -> None:
@@ -418,3 +418,11 @@ def test_embedding_text_puts_path_and_symbol_before_the_chunk_text() -> None:
 def test_embedding_text_without_a_symbol_starts_with_the_path() -> None:
     chunk = Chunk("def f():\n    pass", 1, 2)
     assert embedding_text("src/app.py", chunk) == "src/app.py\ndef f():\n    pass"
+
+
+def test_a_long_prose_line_is_cut_after_a_space_not_mid_word() -> None:
+    paragraph = " ".join(f"word{i}" for i in range(600))
+    pieces = split_long_line(paragraph, 1000)
+    assert "".join(pieces) == paragraph
+    assert all(len(p) <= 1000 for p in pieces)
+    assert all(p.endswith(" ") for p in pieces[:-1])
