@@ -6,8 +6,10 @@ from dataclasses import replace
 
 from agent_brain_mcp.backends.base import ScoredChunk
 
-DEFAULT_RRF_K = 60
-DEFAULT_ALPHA = 0.5
+# Chosen once on BEIR SciFact and CoSQA together (benchmarks/tune_fusion.py: the best mean nDCG@10 of
+# a k x alpha grid, an interior point; see docs/BENCHMARKS.md) and frozen: no per-dataset switches.
+DEFAULT_RRF_K = 5
+DEFAULT_ALPHA = 0.7
 
 
 def reciprocal_rank_fusion(

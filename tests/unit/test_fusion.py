@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent_brain_mcp.backends.base import ScoredChunk
-from agent_brain_mcp.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K, reciprocal_rank_fusion
 
 
 def _hit(chunk_id: str, score: float = 0.5) -> ScoredChunk:
@@ -38,10 +38,10 @@ def test_a_chunk_found_by_both_sides_outranks_chunks_found_by_one() -> None:
     assert set(_ids(fused)) == {"v1", "k1", "both"}
 
 
-def test_a_chunk_low_on_both_sides_still_beats_one_at_the_top_of_only_one_side() -> None:
+def test_with_a_large_k_a_chunk_low_on_both_sides_beats_one_at_the_top_of_only_one_side() -> None:
     vector = _ranking("v1", "v2", "v3", "both")
     keyword = _ranking("k1", "k2", "k3", "both")
-    fused = reciprocal_rank_fusion(vector, keyword, top_k=10)
+    fused = reciprocal_rank_fusion(vector, keyword, top_k=10, k=60, alpha=0.5)
     assert fused[0].id == "both"
 
 
@@ -95,10 +95,15 @@ def test_the_fused_score_follows_the_weighted_rrf_formula() -> None:
     assert fused["c"] == pytest.approx(0.3 / 12)
 
 
-def test_the_default_constant_is_60_and_alpha_is_a_half() -> None:
+def test_the_frozen_defaults_are_k_5_and_alpha_0_7() -> None:
     [hit] = reciprocal_rank_fusion(_ranking("a"), _ranking("a"), top_k=1)
-    assert DEFAULT_RRF_K == 60
-    assert hit.score == pytest.approx(0.5 / 61 + 0.5 / 61)
+    assert (DEFAULT_RRF_K, DEFAULT_ALPHA) == (5, 0.7)
+    assert hit.score == pytest.approx(0.7 / 6 + 0.3 / 6)
+
+
+def test_by_default_the_semantic_side_weighs_more() -> None:
+    fused = reciprocal_rank_fusion(_ranking("v"), _ranking("k"), top_k=10)
+    assert _ids(fused) == ["v", "k"] and fused[0].score > fused[1].score
 
 
 def test_results_are_sorted_by_fused_score_descending() -> None:
@@ -111,7 +116,7 @@ def test_results_are_sorted_by_fused_score_descending() -> None:
 
 
 def test_ties_keep_vector_order() -> None:
-    fused = reciprocal_rank_fusion(_ranking("v"), _ranking("k"), top_k=10)
+    fused = reciprocal_rank_fusion(_ranking("v"), _ranking("k"), top_k=10, alpha=0.5)
     assert fused[0].score == fused[1].score
     assert _ids(fused) == ["v", "k"]
 
