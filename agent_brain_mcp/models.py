@@ -27,6 +27,29 @@ class IndexResult(BaseModel):
     total_chunks: int = Field(description="Chunks now in the index under this root")
     seconds: float
     summary: str
+    status: str = Field(
+        default="done", description="'done' for a finished run; 'started' when background=true (see job_id)"
+    )
+    job_id: str | None = Field(
+        default=None, description="The background job's id: follow it with index_status, stop it with cancel_indexing"
+    )
+
+
+class IndexJob(BaseModel):
+    """A background indexing run (``index_path(background=true)``)."""
+
+    id: str
+    path: str = Field(description="The path the job indexes, as given")
+    state: str = Field(description="'running', 'done', 'failed' or 'cancelled'")
+    files_done: int = Field(description="Files checked so far (unchanged ones included)")
+    files_total: int | None = Field(default=None, description="Files to check, once the walk has finished")
+    chunks: int = Field(description="Chunks embedded and written so far")
+    rate: float | None = Field(default=None, description="Chunks embedded per second")
+    eta_seconds: float | None = Field(default=None, description="Estimated seconds left, while running")
+    started: str = Field(description="ISO 8601 UTC")
+    finished: str | None = Field(default=None, description="ISO 8601 UTC, once no longer running")
+    error: str | None = Field(default=None, description="Why the job failed")
+    result: IndexResult | None = Field(default=None, description="What the run did, once done")
 
 
 class SearchHit(BaseModel):
@@ -70,3 +93,6 @@ class IndexStatus(BaseModel):
     files: int
     chunks: int
     last_indexed: str | None
+    jobs: list[IndexJob] = Field(
+        default_factory=list, description="Recent background indexing jobs, newest first (at most 10)"
+    )

@@ -15,7 +15,7 @@ from pydantic import Field
 from agent_brain_mcp import __version__
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
-from agent_brain_mcp.models import IndexResult, IndexStatus, SearchResult
+from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, SearchResult
 from agent_brain_mcp.runtime import Runtime
 from agent_brain_mcp.service import RetrievalService
 
@@ -34,7 +34,14 @@ INDEX_DOC = (
     "Index (or refresh) a folder or file so search and hybrid_search can find its contents. "
     "Incremental: only new or changed files are embedded, deleted files are dropped, so it is cheap to "
     "call again after edits. Respects .gitignore files; skips binaries, dependencies, build output and "
-    "oversized files (reported with reasons). Call it once before the first search."
+    "oversized files (reported with reasons). Call it once before the first search. For a large repository "
+    "pass background=true: it returns at once with a job_id; index_status shows the job's progress and "
+    "cancel_indexing stops it. One indexing run per index at a time (across processes too): a second one "
+    "fails with a clear 'busy' error instead of queueing; searches keep working during a run."
+)
+CANCEL_DOC = (
+    "Stop a background indexing job (the running one, or job_id). Files already written stay indexed and "
+    "searchable, nothing is removed; call index_path again later to finish. Returns the job's final state."
 )
 SEARCH_DOC = (
     "Semantic search: finds code and docs by meaning, even when they use other words than the query. "
@@ -106,6 +113,10 @@ def build_server(settings: Settings) -> MCPServer:
         force: Annotated[
             bool, Field(description="Re-embed every file even if unchanged; rebuilds after a model change")
         ] = False,
+        background: Annotated[
+            bool,
+            Field(description="Return at once with a job_id and index in the background (for large repositories)"),
+        ] = False,
     ) -> IndexResult:
         """Index a folder or file (see INDEX_DOC)."""
 
@@ -114,8 +125,28 @@ def build_server(settings: Settings) -> MCPServer:
 
         return await _call(
             ctx,
-            lambda s: s.index_path(path, include=include or (), exclude=exclude or (), force=force, progress=progress),
+            lambda s: s.index_path(
+                path,
+                include=include or (),
+                exclude=exclude or (),
+                force=force,
+                progress=None if background else progress,
+                background=background,
+            ),
         )
+
+    @mcp.tool(
+        description=CANCEL_DOC,
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+    )
+    async def cancel_indexing(
+        ctx: Context,
+        job_id: Annotated[
+            str | None, Field(description="The job to stop (from index_path or index_status); default: the running one")
+        ] = None,
+    ) -> IndexJob:
+        """Cancel a background indexing job (see CANCEL_DOC)."""
+        return await _call(ctx, lambda s: s.cancel_indexing(job_id))
 
     @mcp.tool(description=SEARCH_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def search(
@@ -147,7 +178,7 @@ def build_server(settings: Settings) -> MCPServer:
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def index_status(ctx: Context) -> IndexStatus:
-        """What is indexed: backend, embedding model, roots, file and chunk counts, last run."""
+        """What is indexed: backend, embedding model, roots, file and chunk counts, last run, background jobs."""
         runtime = cast(Runtime, ctx.request_context.lifespan_context)
         try:
             return await _call(ctx, lambda s: s.status())

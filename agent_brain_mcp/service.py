@@ -10,10 +10,17 @@ from pathlib import Path
 from agent_brain_mcp.backends.base import Backend, ScoredChunk, SearchFilters
 from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
-from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotIndexedError
+from agent_brain_mcp.errors import (
+    AgentBrainError,
+    IndexBusyError,
+    IndexMismatchError,
+    InvalidInputError,
+    NotIndexedError,
+)
 from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
 from agent_brain_mcp.indexing.pipeline import PIPELINE_VERSION, Indexer, ProgressFn
-from agent_brain_mcp.models import IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
+from agent_brain_mcp.jobs import Job, JobRegistry
+from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
 from agent_brain_mcp.results import fit_budget, merge_adjacent
 
 log = logging.getLogger(__name__)
@@ -21,6 +28,10 @@ log = logging.getLogger(__name__)
 MAX_TOP_K = 200
 MAX_QUERY_CHARS = 8000
 MIN_MAX_CHARS = 100
+# How long an indexing run waits for another process's run to release the index before giving up.
+WRITER_LOCK_TIMEOUT_S = 30.0
+# How long cancel_indexing waits for a job to stop at a batch boundary before cancelling it outright.
+CANCEL_GRACE_S = 10.0
 
 
 def _fetch_k(top_k: int) -> int:
@@ -43,6 +54,7 @@ class RetrievalService:
         self._project_dir = project_dir
         self._allowed = [p.resolve() for p in (allowed_roots or [project_dir])]
         self._write_lock = asyncio.Lock()
+        self._jobs = JobRegistry()
         self._mismatch: IndexMismatchError | None = None
 
     async def check_identity(self) -> None:
@@ -70,6 +82,10 @@ class RetrievalService:
             raise self._mismatch
 
     async def close(self) -> None:
+        tasks = [j.task for j in self._jobs.all() if j.task is not None and not j.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         try:
             await self.backend.close()
         finally:
@@ -114,6 +130,16 @@ class RetrievalService:
                 await self.backend.remove_root(root.as_posix())
         return new_root
 
+    def _refuse_if_job_running(self) -> None:
+        job = self._jobs.running()
+        if job is not None:
+            raise IndexBusyError(
+                f"A background indexing job (job_id {job.id!r}, path {job.path!r}) is running: "
+                f"{job.files_done}/{job.files_total if job.files_total is not None else '?'} files so far. "
+                "Follow it with index_status, or stop it with cancel_indexing, then call index_path again. "
+                "Searches keep working meanwhile."
+            )
+
     async def index_path(
         self,
         path: str,
@@ -122,9 +148,93 @@ class RetrievalService:
         exclude: Sequence[str] = (),
         force: bool = False,
         progress: ProgressFn | None = None,
+        background: bool = False,
     ) -> IndexResult:
+        """Index ``path``; with ``background`` start a job and return at once with its ``job_id``."""
         target = self._resolve_target(path)
-        async with self._write_lock:
+        self._refuse_if_job_running()
+        if not background:
+            return await self._index(target, include, exclude, force, progress)
+        job = Job(path=path)
+        job.task = asyncio.create_task(
+            self._run_job(job, target, include, exclude, force), name=f"agent-brain-index-{job.id}"
+        )
+        self._jobs.add(job)
+        root = await self._planned_root(target)
+        return IndexResult(
+            root=root.as_posix(),
+            scope="." if target == root else target.relative_to(root).as_posix(),
+            files_indexed=0,
+            files_unchanged=0,
+            files_removed=0,
+            files_skipped=0,
+            chunks_written=0,
+            chunks_removed=0,
+            total_files=0,
+            total_chunks=0,
+            seconds=0.0,
+            summary=(
+                f"Started background indexing job {job.id} for {target}. Follow it with index_status "
+                "(jobs), stop it with cancel_indexing. Searches work meanwhile, over what is indexed so far."
+            ),
+            status="started",
+            job_id=job.id,
+        )
+
+    async def _run_job(
+        self, job: Job, target: Path, include: Sequence[str], exclude: Sequence[str], force: bool
+    ) -> None:
+        try:
+            result = await self._index(target, include, exclude, force, job.progress)
+        except asyncio.CancelledError:
+            job.finish("cancelled")
+            log.info("indexing job %s cancelled after %d files", job.id, job.files_done)
+        except Exception as exc:
+            if not isinstance(exc, AgentBrainError):
+                log.exception("indexing job %s failed", job.id)
+            job.finish("failed", error=str(exc) or type(exc).__name__)
+        else:
+            job.finish("done", result=result)
+
+    async def cancel_indexing(self, job_id: str | None = None) -> IndexJob:
+        """Stop the running job (or ``job_id``) at its next batch boundary; returns its final state."""
+        job = self._jobs.get(job_id) if job_id else self._jobs.running()
+        if job is None:
+            if job_id:
+                raise InvalidInputError(f"no indexing job {job_id!r}: index_status lists the recent jobs")
+            raise InvalidInputError("no indexing job is running: nothing to cancel")
+        if job.running and job.task is not None:
+            job.cancel_requested = True
+            stopped = asyncio.ensure_future(job.stopped.wait())
+            await asyncio.wait({job.task, stopped}, timeout=CANCEL_GRACE_S, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not job.task.done():
+                # Past the boundary only clean-up remains (the pipeline's reader may be blocked on its
+                # full queue). No boundary within the grace (a long walk, waiting for another writer):
+                # cancel outright; writes are whole-file batches, manifest last, so that is safe too.
+                job.task.cancel()
+                await asyncio.gather(job.task, return_exceptions=True)
+        return job.snapshot()
+
+    def jobs(self) -> list[IndexJob]:
+        return self._jobs.snapshots()
+
+    async def _planned_root(self, target: Path) -> Path:
+        """The root a run on ``target`` will use (what ``_choose_root`` picks, without its side effects)."""
+        for root in (Path(r) for r in await self.backend.roots()):
+            if target == root or target.is_relative_to(root):
+                return root
+        return target if target.is_dir() else target.parent
+
+    async def _index(
+        self,
+        target: Path,
+        include: Sequence[str],
+        exclude: Sequence[str],
+        force: bool,
+        progress: ProgressFn | None,
+    ) -> IndexResult:
+        async with self._write_lock, self.backend.writer_lock(WRITER_LOCK_TIMEOUT_S):
             if self._mismatch is not None:
                 if not force:
                     raise self._mismatch
@@ -240,6 +350,7 @@ class RetrievalService:
             files=sum(s.files for s in stats),
             chunks=sum(s.chunks for s in stats),
             last_indexed=max(times) if times else None,
+            jobs=self.jobs(),
         )
 
 

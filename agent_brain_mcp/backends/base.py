@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,14 @@ class Backend(abc.ABC):
         """
         return None
 
+    def writer_lock(self, timeout: float) -> AbstractAsyncContextManager[None]:
+        """Held for a whole indexing run: one writer per index, across processes too.
+
+        Waits up to ``timeout`` seconds, then raises ``IndexBusyError``. Searches never take it.
+        Default: no lock (a store that only one process can open needs none).
+        """
+        return _no_lock()
+
     async def prepare(self, identity: EmbeddingIdentity) -> None:  # noqa: B027 - optional hook
         """Make the store ready for vectors of ``identity`` (e.g. run migrations). Default: nothing."""
 
@@ -188,3 +197,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def stats(self) -> list[RootStats]: ...
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield

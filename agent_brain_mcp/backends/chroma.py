@@ -10,11 +10,14 @@ Chroma quirks handled here, and only here (see docs/FINDINGS in the README):
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,13 +34,41 @@ from agent_brain_mcp.backends.catalog import SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.keyword_index import KeywordIndex
 from agent_brain_mcp.config import ChromaSettings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
-from agent_brain_mcp.errors import BackendUnavailableError
+from agent_brain_mcp.errors import BackendUnavailableError, IndexBusyError
 from agent_brain_mcp.indexing.keywords import tokenize
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DELETE_BATCH = 200
+LOCK_FILE = "index.lock"
+_LOCK_POLL_S = 0.1
+
+
+def try_index_lock(state_dir: Path) -> int | None:
+    """Try once to take the writer lock of the index in ``state_dir`` (never blocks).
+
+    Returns the open descriptor holding the exclusive ``flock`` (close it to release), or None
+    when another process (or another open of the file) holds it.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_index_lock(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class ChromaBackend(Backend):
@@ -75,6 +106,22 @@ class ChromaBackend(Backend):
 
     def rebuild_reason(self) -> str | None:
         return self._rebuild_reason
+
+    @asynccontextmanager
+    async def writer_lock(self, timeout: float) -> AsyncIterator[None]:
+        """An exclusive ``flock`` on ``<persist_dir>/index.lock``, polled without blocking the loop."""
+        deadline = time.monotonic() + timeout
+        while (fd := try_index_lock(self._state_dir)) is None:
+            if time.monotonic() >= deadline:
+                raise IndexBusyError(
+                    f"Another process is indexing {self._state_dir} (it holds {self._state_dir / LOCK_FILE}); "
+                    f"waited {timeout:g}s. Searches still work; call index_path again when that run has finished."
+                )
+            await asyncio.sleep(_LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            release_index_lock(fd)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:

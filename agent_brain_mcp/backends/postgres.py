@@ -27,7 +27,7 @@ from agent_brain_mcp.backends.base import (
 from agent_brain_mcp.backends.pg_schema import SchemaParams, vector_index_ddl
 from agent_brain_mcp.config import PostgresSettings, Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
-from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError
+from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError, IndexBusyError
 from agent_brain_mcp.indexing.keywords import tokenize
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,14 @@ def schema_params_for(settings: Settings, dimension: int | None = None) -> Schem
             f"embedding.dimension: cannot tell the dimension of {emb.provider}:{emb.model}; set it in the config"
         )
     return SchemaParams(pg.table, dim, pg.hnsw_m, pg.hnsw_ef_construction)
+
+
+def writer_lock_key(table: str) -> str:
+    """The advisory-lock key (hashed with ``hashtext``) one writer of ``table`` holds for a run."""
+    return f"agent-brain-writer:{table}"
+
+
+_LOCK_POLL_S = 0.1
 
 
 def pg_query_text(query: str) -> str:
@@ -254,6 +262,47 @@ class PostgresBackend(Backend):
             ) from exc
         uri = str(self._server.get_uri())
         return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    @asynccontextmanager
+    async def writer_lock(self, timeout: float) -> AsyncIterator[None]:
+        """A session advisory lock on a dedicated connection, held for the run (then the session ends)."""
+        import asyncio
+        import time
+
+        from sqlalchemy import text
+
+        if self._engine is None:
+            raise BackendUnavailableError("the PostgreSQL backend is not open")
+        key = {"k": writer_lock_key(self._pg.table)}
+        try:
+            conn = await self._engine.connect()
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        locked = False
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)).scalar_one()
+                await conn.commit()
+                if got:
+                    locked = True
+                    break
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"Another process is indexing the PostgreSQL table {self._pg.table!r} (it holds the writer "
+                        f"lock); waited {timeout:g}s. Searches still work; call index_path again when it has finished."
+                    )
+                await asyncio.sleep(_LOCK_POLL_S)
+            yield
+        finally:
+            if locked:
+                try:
+                    await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+                    await conn.commit()
+                except Exception as exc:  # noqa: BLE001 - ending the session drops the lock anyway
+                    log.debug("releasing the writer lock: %s", exc)
+                    await conn.invalidate()
+            await conn.close()
 
     async def prepare(self, identity: EmbeddingIdentity) -> None:
         """Bring the schema to head (under an advisory lock, so two servers never race)."""

@@ -145,8 +145,12 @@ class Indexer:
         try:
             for cand, old in todo:
                 await queue.put(await asyncio.to_thread(self._prepare, cand, old, force))
-        finally:
-            await queue.put(None)
+        except asyncio.CancelledError:
+            raise  # the consumer stopped: nobody is left to tell (and the queue may be full)
+        except BaseException:
+            await queue.put(None)  # let the consumer stop; awaiting this task then re-raises
+            raise
+        await queue.put(None)
 
     async def _process(
         self, run: _Run, todo: list[tuple[Candidate, FileRecord | None]], total: int, progress: ProgressFn | None

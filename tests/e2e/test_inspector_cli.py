@@ -33,7 +33,13 @@ def test_the_inspector_cli_lists_and_calls_every_tool(inspector: str, sample_pro
 
     code, listed = _inspect(inspector, sample_project, config, "--method", "tools/list")
     assert code == 0, listed
-    assert {t["name"] for t in listed["result"]["tools"]} == {"index_path", "search", "hybrid_search", "index_status"}
+    assert {t["name"] for t in listed["result"]["tools"]} == {
+        "index_path",
+        "search",
+        "hybrid_search",
+        "index_status",
+        "cancel_indexing",
+    }
 
     def call(tool: str, *args: str) -> tuple[int, Any]:
         extra = ["--tool-arg", *args] if args else []

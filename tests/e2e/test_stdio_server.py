@@ -40,7 +40,7 @@ async def test_all_four_tools_work_over_stdio_with_progress_and_errors(
     async with stdio_client(_params(sample_project, config)) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         tools = {t.name: t for t in (await session.list_tools()).tools}
-        assert set(tools) == {"index_path", "search", "hybrid_search", "index_status"}
+        assert set(tools) == {"index_path", "search", "hybrid_search", "index_status", "cancel_indexing"}
         assert all(t.output_schema and t.description for t in tools.values())
 
         # Errors first: each is an isError result and the server keeps answering.

@@ -442,7 +442,7 @@ async def test_a_3_mb_one_line_file_under_a_raised_limit_is_cut_into_bounded_pie
     assert {(start, end) for start, end, _ in chunks} == {(1, 1)}
     assert max(len(text) for _, _, text in chunks) <= 2000
     assert sum(len(text) for _, _, text in chunks) == size  # nothing lost, nothing repeated
-    assert len(chunks) == -(-size // 2000)
+    assert len(chunks) <= -(-size // 1500)  # cut after a space in each piece's last quarter, else at 2,000
     assert hits and hits[0].file_path == "static/app.bundle.js" and hits[0].start_line == 1
 
 

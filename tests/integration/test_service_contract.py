@@ -18,7 +18,7 @@ from support import make_settings, open_service
 
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.hashing import HashingProvider
-from agent_brain_mcp.errors import IndexMismatchError, InvalidInputError, NotIndexedError
+from agent_brain_mcp.errors import EmbeddingError, IndexMismatchError, InvalidInputError, NotIndexedError
 
 pytestmark = pytest.mark.anyio
 
@@ -410,3 +410,33 @@ async def test_allowed_roots_in_the_config_open_more_folders(make: Any, tmp_path
         result = await svc.index_path(str(extra))
         hits = (await svc.keyword_search("ingestion worker", top_k=1)).hits
     assert result.files_indexed == 1 and hits[0].root == extra.as_posix()
+
+
+class FailingEmbedder(HashingProvider):
+    """The real hashing embedder that breaks on its 40th batch, like a model server going away."""
+
+    def __init__(self) -> None:
+        super().__init__(256, batch_size=2)
+        self.batches = 0
+
+    def _embed(self, texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
+        self.batches += 1
+        if self.batches == 40 and not is_query:
+            raise RuntimeError("connection reset by the embedding server")
+        return super()._embed(texts, is_query=is_query)
+
+
+async def test_an_embedding_failure_mid_run_is_reported_not_hung_and_keeps_written_files(
+    settings: Settings, sample_project: Path
+) -> None:
+    import anyio
+
+    many = sample_project / "many"
+    many.mkdir()
+    for n in range(300):  # more files than the reader queue holds, so the reader is blocked on it
+        (many / f"m{n:03}.py").write_text(f"def handler_{n}():\n    return {n}\n", encoding="utf-8")
+    async with open_service(settings, FailingEmbedder()) as svc:
+        with anyio.fail_after(60), pytest.raises(EmbeddingError, match="connection reset"):
+            await svc.index_path(str(sample_project))
+        status = await svc.status()
+    assert 0 < status.files < 308  # the batches written before the failure stay, consistently
