@@ -303,7 +303,9 @@ class RetrievalService:
         language: str | None = None,
         alpha: float | None = None,
         max_chars: int | None = None,
+        rrf_k: int = DEFAULT_RRF_K,
     ) -> SearchResult:
+        """``rrf_k`` is not a tool argument: it exists for benchmarks/tune_fusion.py."""
         alpha = DEFAULT_ALPHA if alpha is None else alpha
         if not 0.0 <= alpha <= 1.0:
             raise InvalidInputError(f"alpha must be between 0 (keywords only) and 1 (semantic only), got {alpha}")
@@ -311,7 +313,7 @@ class RetrievalService:
         vector = await self.embedder.aembed_query(query)
         fetch = _fetch_k(top_k)
         hits = await self.backend.hybrid_search(
-            vector, query, fetch, filters, alpha=alpha, rrf_k=DEFAULT_RRF_K, candidates=max(3 * fetch, 50)
+            vector, query, fetch, filters, alpha=alpha, rrf_k=rrf_k, candidates=max(3 * fetch, 50)
         )
         return _result(query, "hybrid", hits, chunks, top_k, max_chars)
 

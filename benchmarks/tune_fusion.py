@@ -62,21 +62,38 @@ async def rankings(dataset_dir: Path, state: Path) -> tuple[dict[str, list[str]]
     return vec, kw, dataset.qrels
 
 
-async def main(runs: list[str]) -> None:
-    table: dict[str, dict[tuple[int, float], float]] = {}
-    for spec in runs:
-        dataset_dir, state = (Path(p) for p in spec.split(":")[:2])
-        vec, kw, qrels = await rankings(dataset_dir, state)
-        name = dataset_dir.name
-        per = {}
+async def service_level(dataset_dir: Path, state: Path, top_k: int) -> dict[tuple[int, float], float]:
+    """nDCG@10 of the service's own hybrid_search (chunk-level fusion, merging) for every grid point."""
+    dataset = load_dataset(dataset_dir)
+    names = json.loads((state / "doc-map.json").read_text(encoding="utf-8"))
+    docs_dir = (state / "docs").resolve()
+    settings = Settings.model_validate(
+        {"storage": {"chromadb": {"persist_dir": str(state / "index")}}, "project_dir": str(docs_dir)}
+    )
+    out: dict[tuple[int, float], float] = {}
+    async with open_service(settings) as service:
+        queries = [(q, dataset.queries.get(q, "")) for q in dataset.qrels if dataset.queries.get(q, "").strip()]
         for k in KS:
             for alpha in ALPHAS:
-                scores = [ndcg_at_k(fuse(vec[q], kw[q], k, alpha), relevant_docs(qrels[q])) for q in vec]
-                per[(k, alpha)] = sum(scores) / len(scores)
-        table[name] = per
-        v = sum(ndcg_at_k(vec[q], relevant_docs(qrels[q])) for q in vec) / len(vec)
-        b = sum(ndcg_at_k(kw[q], relevant_docs(qrels[q])) for q in vec) / len(vec)
-        print(f"{name}: semantic alone {v:.4f}, keyword alone {b:.4f} (nDCG@10, {len(vec)} queries)")
+                scores = []
+                for qid, text in queries:
+                    result = await service.hybrid_search(text, top_k=top_k, alpha=alpha, rrf_k=k)
+                    ranking = dedupe(names[h.file_path] for h in result.hits if h.file_path in names)
+                    scores.append(ndcg_at_k(ranking, relevant_docs(dataset.qrels[qid])))
+                out[(k, alpha)] = sum(scores) / len(scores)
+                print(f"  {dataset_dir.name} k={k} alpha={alpha}: {out[(k, alpha)]:.4f}", file=sys.stderr, flush=True)
+    return out
+
+
+async def main_service(runs: list[str], top_k: int) -> None:
+    table = {
+        Path(spec.split(":")[0]).name: await service_level(*(Path(p) for p in spec.split(":")[:2]), top_k)
+        for spec in runs
+    }
+    _print(table)
+
+
+def _print(table: dict[str, dict[tuple[int, float], float]]) -> None:
     names = list(table)
     print("\n| k | alpha | " + " | ".join(names) + " | mean |")
     print("|---|---|" + "---|" * len(names) + "---|")
@@ -92,7 +109,34 @@ async def main(runs: list[str]) -> None:
     print(f"\nbest mean nDCG@10: k={best[0]}, alpha={best[1]}")
 
 
+async def main(runs: list[str]) -> None:
+    table: dict[str, dict[tuple[int, float], float]] = {}
+    for spec in runs:
+        dataset_dir, state = (Path(p) for p in spec.split(":")[:2])
+        vec, kw, qrels = await rankings(dataset_dir, state)
+        name = dataset_dir.name
+        per = {}
+        for k in KS:
+            for alpha in ALPHAS:
+                scores = [ndcg_at_k(fuse(vec[q], kw[q], k, alpha), relevant_docs(qrels[q])) for q in vec]
+                per[(k, alpha)] = sum(scores) / len(scores)
+        table[name] = per
+        v = sum(ndcg_at_k(vec[q], relevant_docs(qrels[q])) for q in vec) / len(vec)
+        b = sum(ndcg_at_k(kw[q], relevant_docs(qrels[q])) for q in vec) / len(vec)
+        print(f"{name}: semantic alone {v:.4f}, keyword alone {b:.4f} (nDCG@10, {len(vec)} queries)")
+    _print(table)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", action="append", required=True, help="DATASET_DIR:STATE_DIR (an indexed eval state)")
-    asyncio.run(main(parser.parse_args().run))
+    parser.add_argument(
+        "--service-top-k",
+        type=int,
+        help="score the service's own hybrid_search at this top_k (what users get) instead of document-level fusion",
+    )
+    args = parser.parse_args()
+    if args.service_top_k:
+        asyncio.run(main_service(args.run, args.service_top_k))
+    else:
+        asyncio.run(main(args.run))
