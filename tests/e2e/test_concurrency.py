@@ -1,0 +1,112 @@
+"""A burst of concurrent searches over one stdio session while a long background re-index runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from support import child_env, server_command, write_config
+
+pytestmark = pytest.mark.anyio
+
+GENERATED_FILES = 600
+BURST = 100  # half `search`, half `hybrid_search`
+BURST_BOUND_S = 60.0
+
+
+def _generate(root: Path, count: int) -> None:
+    """Small Python modules, each with a few distinct functions (a few chunks apiece)."""
+    for i in range(count):
+        lines = [f'"""Generated module {i}: handlers for queue shard {i % 17}."""', ""]
+        for k in range(6):
+            lines += [
+                "",
+                f"def handler_{i}_{k}(message, retries={k}):",
+                f'    """Handle message kind {k} of shard {i}, retrying up to {k} times."""',
+                "    for attempt in range(retries + 1):",
+                f"        if message.get('kind') == {k}:",
+                f"            return {{'shard': {i}, 'attempt': attempt}}",
+                "    return None",
+                "",
+            ]
+        path = root / "generated_src" / f"pkg{i // 100}" / f"module_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _job(status: dict[str, Any], job_id: str) -> dict[str, Any]:
+    return next(j for j in status["jobs"] if j["id"] == job_id)
+
+
+@pytest.mark.parametrize("backend", ["chromadb", "postgresql"])
+async def test_burst_of_concurrent_searches_during_background_reindex(
+    backend: str, sample_project: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    _generate(sample_project, GENERATED_FILES)
+    postgres = None
+    if backend == "postgresql":
+        postgres = {"url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
+    config = write_config(tmp_path / "cfg" / "config.yaml", tmp_path / "state", postgres=postgres, provider="hash")
+    command, args = server_command()
+    params = StdioServerParameters(command=command, args=args, env=child_env(config), cwd=str(sample_project))
+
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        first = await session.call_tool("index_path", {"path": "."})
+        assert not first.is_error, first.content
+        assert first.structured_content["files_indexed"] == 8 + GENERATED_FILES
+
+        started = await session.call_tool("index_path", {"path": ".", "background": True, "force": True})
+        assert not started.is_error, started.content
+        job_id = started.structured_content["job_id"]
+        assert started.structured_content["status"] == "started" and job_id
+
+        before = await session.call_tool("index_status", {})
+        assert not before.is_error, before.content
+        assert _job(before.structured_content, job_id)["state"] == "running", "re-index ended before the burst"
+
+        async def one(i: int) -> tuple[str, float, Any]:
+            tool = "search" if i % 2 == 0 else "hybrid_search"
+            query = (
+                ["retry_with_backoff payment", "DatabasePool acquire", f"handler_{i}_3 shard {i}"][i % 3]
+                if tool == "hybrid_search"
+                else ["wait longer after each failed try", "pool of database connections", "handle message kind"][i % 3]
+            )
+            t0 = time.perf_counter()
+            result = await session.call_tool(tool, {"query": query, "top_k": 5})
+            return tool, time.perf_counter() - t0, result
+
+        t0 = time.perf_counter()
+        outcomes = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(BURST))), BURST_BOUND_S)
+        burst_s = time.perf_counter() - t0
+
+        after = await session.call_tool("index_status", {})
+        state_after_burst = _job(after.structured_content, job_id)["state"]
+
+        failures = [(tool, r.content) for tool, _, r in outcomes if r.is_error]
+        assert not failures, failures[:3]
+        empty = [tool for tool, _, r in outcomes if not r.structured_content["hits"]]
+        assert not empty, f"{len(empty)} calls returned no hits"
+        assert sorted(tool for tool, _, _ in outcomes) == ["hybrid_search"] * 50 + ["search"] * 50
+        slowest = max(s for _, s, _ in outcomes)
+        assert burst_s < BURST_BOUND_S
+        print(
+            f"\n{backend}: {BURST} calls in {burst_s:.2f}s (slowest {slowest:.2f}s); "
+            f"job {state_after_burst!r} when the burst ended"
+        )
+
+        # The job finishes cleanly and the index is whole again.
+        deadline = time.monotonic() + 60
+        while True:
+            status = (await session.call_tool("index_status", {})).structured_content
+            job = _job(status, job_id)
+            if job["state"] != "running" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert job["state"] == "done", job
+        assert job["result"]["files_indexed"] == 8 + GENERATED_FILES
