@@ -61,5 +61,8 @@ def test_the_inspector_cli_lists_and_calls_every_tool(inspector: str, sample_pro
     assert code == 0, status
     assert status["result"]["structuredContent"]["files"] == 8
 
+    code, nothing = call("cancel_indexing")
+    assert code == 5 and "nothing to cancel" in json.dumps(nothing).lower(), nothing
+
     code, failed = call("index_path", "path=does/not/exist")
     assert code == 5, failed  # the inspector's exit code for an isError result
