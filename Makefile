@@ -54,8 +54,9 @@ eval: $(VENV)/.run-installed  ## nDCG@10 / Recall@100 / MRR@10 on SciFact and Co
 	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/cosqa --doc-suffix .py --provider local --backend chromadb \
 		--state-dir $(EVAL_STATE)/cosqa-chroma --json $(EVAL_STATE)/cosqa-chroma.json
 
-bench: $(VENV)/.dev-installed  ## start-up time, Chroma vs PostgreSQL latency, 10k/100k-chunk scaling (minutes)
+bench: $(VENV)/.dev-installed  ## start-up, indexing throughput/incremental/RSS, Chroma vs PostgreSQL, 10k/100k scaling (long)
 	$(PY) benchmarks/bench_startup.py
+	$(PY) benchmarks/bench_indexing.py
 	$(PY) benchmarks/bench_backends.py
 	$(PY) benchmarks/bench_scale.py
 

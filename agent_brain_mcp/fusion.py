@@ -12,6 +12,12 @@ DEFAULT_RRF_K = 5
 DEFAULT_ALPHA = 0.7
 
 
+def rrf_score(vector_rank: int | None, keyword_rank: int | None, alpha: float, k: int) -> float:
+    """``alpha / (k + vector_rank) + (1 - alpha) / (k + keyword_rank)``; a missing rank adds nothing."""
+    score = alpha / (k + vector_rank) if vector_rank is not None else 0.0
+    return score + ((1.0 - alpha) / (k + keyword_rank) if keyword_rank is not None else 0.0)
+
+
 def reciprocal_rank_fusion(
     vector: list[ScoredChunk],
     keyword: list[ScoredChunk],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent_brain_mcp.backends.base import ScoredChunk
+from agent_brain_mcp.fusion import rrf_score
 
 
 def _lines(hit: ScoredChunk) -> dict[int, str]:
@@ -47,6 +48,14 @@ def merge_adjacent(hits: list[ScoredChunk]) -> list[ScoredChunk]:
             merged.append(hit)
     # A merge can make a hit touch another kept hit of its file: repeat until stable.
     return merged if len(merged) == len(hits) else merge_adjacent(merged)
+
+
+def rescore_fused(hits: list[ScoredChunk], alpha: float, k: int) -> list[ScoredChunk]:
+    """Give each (possibly merged) hybrid hit the fused score of the best rank each side gave any of
+    its parts, and order by it: evidence the two sides found in neighbouring chunks of one passage
+    adds up, as if the passage had been ranked as one piece. Ties keep the given order."""
+    rescored = [replace(h, score=rrf_score(h.vector_rank, h.keyword_rank, alpha, k)) for h in hits]
+    return sorted(rescored, key=lambda h: -h.score)
 
 
 def fit_budget(hits: list[ScoredChunk], max_chars: int) -> tuple[list[ScoredChunk], bool]:

@@ -21,7 +21,7 @@ from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
 from agent_brain_mcp.indexing.pipeline import PIPELINE_VERSION, Indexer, ProgressFn
 from agent_brain_mcp.jobs import Job, JobRegistry
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
-from agent_brain_mcp.results import fit_budget, merge_adjacent
+from agent_brain_mcp.results import fit_budget, merge_adjacent, rescore_fused
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class RetrievalService:
         hits = await self.backend.hybrid_search(
             vector, query, fetch, filters, alpha=alpha, rrf_k=rrf_k, candidates=max(3 * fetch, 50)
         )
-        return _result(query, "hybrid", hits, chunks, top_k, max_chars)
+        return _result(query, "hybrid", hits, chunks, top_k, max_chars, fusion=(alpha, rrf_k))
 
     async def keyword_search(
         self,
@@ -357,9 +357,18 @@ class RetrievalService:
 
 
 def _result(
-    query: str, mode: str, hits: list[ScoredChunk], chunks: int, top_k: int, max_chars: int | None
+    query: str,
+    mode: str,
+    hits: list[ScoredChunk],
+    chunks: int,
+    top_k: int,
+    max_chars: int | None,
+    fusion: tuple[float, int] | None = None,
 ) -> SearchResult:
-    hits = merge_adjacent(hits)[:top_k]
+    hits = merge_adjacent(hits)
+    if fusion is not None:
+        hits = rescore_fused(hits, *fusion)
+    hits = hits[:top_k]
     truncated = False
     if max_chars is not None:
         hits, truncated = fit_budget(hits, max_chars)

