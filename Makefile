@@ -11,6 +11,7 @@ INSPECTOR_VERSION := 2.12.0
 CLAUDE_CODE_VERSION := 2.1.197
 EVAL_DIR ?= ../shared/eval
 EVAL_STATE ?= .tmp/eval
+EVAL_BACKEND ?= chromadb
 
 help:  ## list the targets
 	grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/ -/' >&2
@@ -48,11 +49,13 @@ test: dev  ## install dev deps, start what tests need, run everything
 demo: $(VENV)/.run-installed  ## index this repo and search it through a real MCP client
 	$(PY) scripts/demo.py
 
-eval: $(VENV)/.run-installed  ## nDCG@10 / Recall@100 / MRR@10 on SciFact and CoSQA (local model, chromadb; minutes)
-	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/scifact --provider local --backend chromadb \
-		--state-dir $(EVAL_STATE)/scifact-chroma --json $(EVAL_STATE)/scifact-chroma.json
-	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/cosqa --doc-suffix .py --provider local --backend chromadb \
-		--state-dir $(EVAL_STATE)/cosqa-chroma --json $(EVAL_STATE)/cosqa-chroma.json
+eval: $(VENV)/.run-installed  ## nDCG@10 / Recall@100 / MRR@10 on SciFact and CoSQA (local model; EVAL_BACKEND=chromadb|postgresql)
+	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/scifact --provider local --backend $(EVAL_BACKEND) \
+		--state-dir $(EVAL_STATE)/scifact-$(EVAL_BACKEND) --embedding-cache $(EVAL_STATE)/vectors.sqlite3 \
+		--json $(EVAL_STATE)/scifact-$(EVAL_BACKEND).json
+	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/cosqa --doc-suffix .py --provider local --backend $(EVAL_BACKEND) \
+		--state-dir $(EVAL_STATE)/cosqa-$(EVAL_BACKEND) --embedding-cache $(EVAL_STATE)/vectors.sqlite3 \
+		--json $(EVAL_STATE)/cosqa-$(EVAL_BACKEND).json
 
 bench: $(VENV)/.dev-installed  ## start-up, indexing throughput/incremental/RSS, Chroma vs PostgreSQL, 10k/100k scaling (long)
 	$(PY) benchmarks/bench_startup.py

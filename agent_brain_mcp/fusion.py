@@ -6,10 +6,11 @@ from dataclasses import replace
 
 from agent_brain_mcp.backends.base import ScoredChunk
 
-# Chosen once on BEIR SciFact and CoSQA together (benchmarks/tune_fusion.py: the best mean nDCG@10 of
-# a k x alpha grid, an interior point; see docs/BENCHMARKS.md) and frozen: no per-dataset switches.
+# Chosen on BEIR SciFact and CoSQA together (benchmarks/tune_fusion.py --service-top-k 10: the best mean
+# nDCG@10 of what hybrid_search returns, over a k x alpha grid; an interior point; the repository
+# questions agree; see docs/BENCHMARKS.md) and frozen: no per-dataset or per-query switches.
 DEFAULT_RRF_K = 5
-DEFAULT_ALPHA = 0.7
+DEFAULT_ALPHA = 0.6
 
 
 def rrf_score(vector_rank: int | None, keyword_rank: int | None, alpha: float, k: int) -> float:

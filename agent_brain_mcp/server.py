@@ -52,7 +52,7 @@ SEARCH_DOC = (
 HYBRID_DOC = (
     "The default search: semantic and keyword (BM25) rankings fused by reciprocal rank. Finds exact names "
     "(snake_case, camelCase, error messages) as well as concepts. Each hit says which side found it "
-    "(vector_rank, keyword_rank). alpha weights the semantic side (default 0.7). Overlapping or adjacent "
+    "(vector_rank, keyword_rank). alpha weights the semantic side (default 0.6). Overlapping or adjacent "
     "chunks of one file come back merged as one hit; max_chars caps the total text returned."
 )
 

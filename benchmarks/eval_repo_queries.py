@@ -40,7 +40,9 @@ def corpus_root(spec: dict[str, Any]) -> Path:
     return (REPO / spec["root"]).resolve()
 
 
-async def evaluate(spec: dict[str, Any], state: Path, backend: str, pg_url: str | None) -> dict[str, Any]:
+async def evaluate(
+    spec: dict[str, Any], state: Path, backend: str, pg_url: str | None, alphas: list[float]
+) -> dict[str, Any]:
     root = corpus_root(spec)
     extra: dict[str, Any] = {"backend": backend}
     if backend == "postgresql":
@@ -50,11 +52,15 @@ async def evaluate(spec: dict[str, Any], state: Path, backend: str, pg_url: str 
         started = time.perf_counter()
         indexed = await service.index_path(str(root))
         seconds = time.perf_counter() - started
-        scores: dict[str, dict[str, float]] = {m: {"recall5": 0.0, "mrr": 0.0} for m in MODES}
-        misses: dict[str, list[str]] = {m: [] for m in MODES}
+        modes = [*MODES, *(f"hybrid_search@{a}" for a in alphas)]
+        scores: dict[str, dict[str, float]] = {m: {"recall5": 0.0, "mrr": 0.0} for m in modes}
+        misses: dict[str, list[str]] = {m: [] for m in modes}
         for item in spec["queries"]:
-            for mode in MODES:
-                result = await getattr(service, mode)(item["query"], top_k=20)
+            for mode in modes:
+                if "@" in mode:
+                    result = await service.hybrid_search(item["query"], top_k=20, alpha=float(mode.split("@")[1]))
+                else:
+                    result = await getattr(service, mode)(item["query"], top_k=20)
                 files = list(dict.fromkeys(h.file_path for h in result.hits))
                 rank = files.index(item["file"]) + 1 if item["file"] in files else None
                 if rank is not None and rank <= 5:
@@ -70,7 +76,7 @@ async def evaluate(spec: dict[str, Any], state: Path, backend: str, pg_url: str 
             "chunks": indexed.total_chunks,
             "index_s": seconds,
             "n": n,
-            **{f"{m}_{k}": v / n for m in MODES for k, v in scores[m].items()},
+            **{f"{m}_{k}": v / n for m in modes for k, v in scores[m].items()},
             "misses": misses,
         }
 
@@ -88,7 +94,7 @@ async def main(args: argparse.Namespace) -> None:
         rows = []
         for path in sorted((HERE / "queries").glob("*.yaml")):
             spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-            rows.append(await evaluate(spec, state / path.stem, args.backend, pg_url))
+            rows.append(await evaluate(spec, state / path.stem, args.backend, pg_url, args.alpha))
     finally:
         if server is not None:
             server.cleanup()
@@ -103,6 +109,10 @@ async def main(args: argparse.Namespace) -> None:
             f"{r['search_recall5']:.2f} | {r['hybrid_search_recall5']:.2f} | {r['keyword_search_recall5']:.2f} | "
             f"{r['search_mrr']:.2f} | {r['hybrid_search_mrr']:.2f} | {r['keyword_search_mrr']:.2f} |"
         )
+    for a in args.alpha:
+        print(f"\nhybrid_search at alpha={a}:")
+        for r in rows:
+            print(f"- {r['name']}: R@5 {r[f'hybrid_search@{a}_recall5']:.2f}, MRR {r[f'hybrid_search@{a}_mrr']:.2f}")
     if args.verbose:
         for r in rows:
             for mode, missed in r["misses"].items():
@@ -115,4 +125,7 @@ if __name__ == "__main__":
     parser.add_argument("--backend", choices=["chromadb", "postgresql"], default="chromadb")
     parser.add_argument("--state-dir", type=Path)
     parser.add_argument("--verbose", action="store_true", help="list the misses on stderr")
+    parser.add_argument(
+        "--alpha", type=float, action="append", default=[], help="also report hybrid_search at this alpha"
+    )
     asyncio.run(main(parser.parse_args()))

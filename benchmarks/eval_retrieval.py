@@ -41,6 +41,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -57,6 +60,7 @@ from retrieval_metrics import dedupe, evaluate_run, percentile  # noqa: E402
 
 from agent_brain_mcp.backends.registry import create_backend  # noqa: E402
 from agent_brain_mcp.config import Settings  # noqa: E402
+from agent_brain_mcp.embeddings.base import EmbeddingIdentity, EmbeddingProvider  # noqa: E402
 from agent_brain_mcp.embeddings.factory import create_embedding_provider  # noqa: E402
 from agent_brain_mcp.errors import AgentBrainError, IndexMismatchError  # noqa: E402
 from agent_brain_mcp.models import SearchResult  # noqa: E402
@@ -65,6 +69,65 @@ from agent_brain_mcp.service import MAX_TOP_K, RetrievalService  # noqa: E402
 log = logging.getLogger("eval")
 
 MODES = ("search", "hybrid_search", "keyword_search")
+
+
+class CachedEmbedder(EmbeddingProvider):
+    """The real provider, with the document vectors it computed kept in an SQLite file keyed by
+    (model, text): indexing the same corpus into another backend, or re-chunking only part of it,
+    then embeds only texts it has not seen. The vectors are the model's own, bit for bit; queries
+    are always embedded afresh."""
+
+    def __init__(self, inner: EmbeddingProvider, path: Path) -> None:
+        super().__init__()
+        self.inner = inner
+        self.batch_size = inner.batch_size
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self.hits = self.misses = 0
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        return self.inner.identity
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.identity.describe()}\x00{text}".encode()).hexdigest()
+
+    def embed_documents(self, texts: Any) -> list[list[float]]:
+        keys = [self._key(t) for t in texts]
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
+            ).fetchall()
+            found.update((k, np.frombuffer(v, dtype=np.float32).tolist()) for k, v in rows)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            vectors = self.inner.embed_documents([texts[i] for i in missing])
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                    [
+                        (keys[i], np.asarray(v, dtype=np.float32).tobytes())
+                        for i, v in zip(missing, vectors, strict=True)
+                    ],
+                )
+            found.update((keys[i], v) for i, v in zip(missing, vectors, strict=True))
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        return [found[k] for k in keys]
+
+    def _embed(self, texts: Any, *, is_query: bool) -> list[list[float]]:
+        return self.inner._embed(texts, is_query=is_query)
+
+    def close(self) -> None:
+        self._db.close()
+        self.inner.close()
+
+
 MODE_LABELS = {
     "search": "search (vector)",
     "hybrid_search": "hybrid_search (RRF)",
@@ -293,6 +356,8 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = build_settings(args, state, docs_dir, pg_url)
     embedder = create_embedding_provider(settings.embedding)
+    if args.embedding_cache:
+        embedder = CachedEmbedder(embedder, args.embedding_cache)
     embedder.load()
     backend = create_backend(settings)
     await backend.open()
@@ -314,6 +379,8 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"{exc}\n(use another --state-dir, or --force to rebuild this one)") from None
         index_s = time.perf_counter() - t0
         log.info("indexed: %s", indexed.summary)
+        if isinstance(embedder, CachedEmbedder):
+            log.info("embedding cache: %d vectors reused, %d computed", embedder.hits, embedder.misses)
         if indexed.files_skipped:
             log.warning("skipped files: %s (e.g. %s)", indexed.skipped_by_reason, indexed.skipped[:3])
 
@@ -355,6 +422,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "total_chunks": indexed.total_chunks,
             "chunks_per_second": round(indexed.chunks_written / index_s, 1) if index_s > 0 else None,
             "reused": indexed.chunks_written == 0 and indexed.files_indexed == 0,
+            "cached_vectors": embedder.hits if isinstance(embedder, CachedEmbedder) else 0,
         },
         "modes": {},
     }
@@ -464,6 +532,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alpha", type=float, help="hybrid_search alpha (default: the service's)")
     p.add_argument("--limit-queries", type=int, help="only the first N queries that have qrels")
     p.add_argument("--force", action="store_true", help="re-embed everything (index_path force=true)")
+    p.add_argument(
+        "--embedding-cache",
+        type=Path,
+        help="SQLite file of document vectors by (model, text), shared between runs and backends:\n"
+        "the same corpus on another backend embeds nothing again (the vectors are the model's own)",
+    )
     p.add_argument("--json", type=Path, help="write every number (per query too) to this file")
     args = p.parse_args(argv)
     if not args.doc_suffix.startswith("."):

@@ -95,10 +95,10 @@ def test_the_fused_score_follows_the_weighted_rrf_formula() -> None:
     assert fused["c"] == pytest.approx(0.3 / 12)
 
 
-def test_the_frozen_defaults_are_k_5_and_alpha_0_7() -> None:
+def test_the_frozen_defaults_are_k_5_and_alpha_0_6() -> None:
     [hit] = reciprocal_rank_fusion(_ranking("a"), _ranking("a"), top_k=1)
-    assert (DEFAULT_RRF_K, DEFAULT_ALPHA) == (5, 0.7)
-    assert hit.score == pytest.approx(0.7 / 6 + 0.3 / 6)
+    assert (DEFAULT_RRF_K, DEFAULT_ALPHA) == (5, 0.6)
+    assert hit.score == pytest.approx(0.6 / 6 + 0.4 / 6)
 
 
 def test_by_default_the_semantic_side_weighs_more() -> None:
