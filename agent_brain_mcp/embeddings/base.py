@@ -31,9 +31,13 @@ class EmbeddingProvider(abc.ABC):
     batch_size: int = 32
 
     def __init__(self) -> None:
-        # One inference at a time: a local model already uses every core, and remote
-        # providers get their parallelism from batching.
+        # Documents: one embedding job at a time (a local model already uses every core, and remote
+        # providers get their parallelism from batching). Queries have a lane of their own, so a
+        # search never waits for an indexing run's batch (it briefly shares the cores with it
+        # instead); queries that arrive together are embedded together, in one batch.
         self._lock = asyncio.Lock()
+        self._query_lock = asyncio.Lock()
+        self._pending_queries: list[tuple[str, asyncio.Future[list[float]]]] = []
 
     @property
     @abc.abstractmethod
@@ -60,10 +64,27 @@ class EmbeddingProvider(abc.ABC):
             return await asyncio.to_thread(self.embed_documents, list(texts))
 
     async def aembed_query(self, text: str) -> list[float]:
-        """Embed one query off the event loop."""
-        async with self._lock:
-            vectors = await asyncio.to_thread(self._embed, [text], is_query=True)
-        return vectors[0]
+        """Embed one query off the event loop, in one batch with the queries waiting alongside it."""
+        future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
+        self._pending_queries.append((text, future))
+        async with self._query_lock:
+            if not future.done():  # nobody took it along yet: embed it and those waiting with it
+                batch = self._pending_queries[: self.batch_size]
+                del self._pending_queries[: self.batch_size]
+                try:
+                    vectors = await asyncio.to_thread(self._embed, [t for t, _ in batch], is_query=True)
+                except asyncio.CancelledError:
+                    self._pending_queries[:0] = [item for item in batch if item[1] is not future]
+                    raise
+                except Exception as exc:  # noqa: BLE001 - handed to every caller in the batch
+                    for _, waiting in batch:
+                        if not waiting.done():
+                            waiting.set_exception(exc)
+                else:
+                    for (_, waiting), vector in zip(batch, vectors, strict=True):
+                        if not waiting.done():
+                            waiting.set_result(vector)
+        return await future
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (HTTP clients, sessions)."""
