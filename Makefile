@@ -61,6 +61,7 @@ bench: $(VENV)/.dev-installed  ## start-up, indexing throughput/incremental/RSS,
 	$(PY) benchmarks/bench_startup.py
 	$(PY) benchmarks/bench_indexing.py
 	$(PY) benchmarks/bench_backends.py
+	$(PY) benchmarks/bench_concurrency.py
 	$(PY) benchmarks/bench_scale.py
 
 clean:  ## remove the virtualenv, caches and the local index
