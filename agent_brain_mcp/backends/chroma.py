@@ -200,6 +200,9 @@ class ChromaBackend(Backend):
         self._collection = self._get_collection()
 
     async def close(self) -> None:
+        if self._keywords is not None:
+            self._keywords.close()  # stops a background catch-up before the catalog goes
+            self._keywords = None
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -293,7 +296,7 @@ class ChromaBackend(Backend):
         def _finish() -> None:
             self.catalog.mark_indexed(root)
             assert self._keywords is not None
-            self._keywords.ensure_current()
+            self._keywords.finish_run()
 
         await self._run(_finish)
 
