@@ -46,6 +46,9 @@ _DELETE_BATCH = 200
 # chunks per call cut the longest hold from 1.5 s to 0.6 s for +11% write time). The pipeline writes
 # about this many chunks per batch by default anyway.
 _UPSERT_BATCH = 128
+# Between two such calls the writer hardly ever lets go of the GIL on its own, so searches waiting
+# for it queue behind several upserts in a row; a short sleep (which releases it) lets them run.
+WRITER_PAUSE_S = 0.01
 LOCK_FILE = "index.lock"
 _LOCK_POLL_S = 0.1
 
@@ -257,6 +260,7 @@ class ChromaBackend(Backend):
         for start in range(0, len(paths), _DELETE_BATCH):
             part = list(paths[start : start + _DELETE_BATCH])
             where = {"path": part[0]} if len(part) == 1 else {"path": {"$in": part}}
+            time.sleep(WRITER_PAUSE_S)
             self._collection.delete(where=where)
 
     def _write_sync(self, root: str, writes: Sequence[FileWrite]) -> None:
@@ -265,6 +269,7 @@ class ChromaBackend(Backend):
         step = min(self._max_batch, _UPSERT_BATCH)
         for start in range(0, len(chunks), step):
             part = chunks[start : start + step]
+            time.sleep(WRITER_PAUSE_S)
             self._collection.upsert(
                 ids=[c.id for c in part],
                 embeddings=[list(c.embedding) for c in part],
