@@ -8,8 +8,14 @@ right shape, which is what matters for latency. Then it times the backend part o
 and `hybrid_search` (random unit query vectors, query texts made of identifiers from the corpus),
 and separately the local model's query embedding. Peak RSS is the whole process's.
 
+On Chroma it then measures the keyword index while the index changes (issue 5), for the previous
+implementation (bm25s rebuilt whole on every change, `legacy_keyword_index.py`) and the current
+incremental one, in the same run on the same index: `keyword_search` latency while a writer task
+adds WRITE_BATCHES batches of new files, and the first `keyword_search` after rewriting one file
+(plus the `finish_run` that ends such a run).
+
 Usage: python benchmarks/bench_scale.py [--sizes 10000 100000] [--backends chromadb postgresql]
-       [--queries 200]
+       [--queries 200] [--no-keyword-phases]
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import os
 import random
 import re
@@ -28,20 +35,24 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from legacy_keyword_index import LegacyKeywordIndex  # noqa: E402
 from support import make_settings, open_service, world_readable_tmpdir  # noqa: E402
 
-from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite, SearchFilters  # noqa: E402
+from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite, SearchFilters  # noqa: E402
+from agent_brain_mcp.backends.keyword_index import KeywordIndex  # noqa: E402
 
 DIM = 384
 LINES_PER_CHUNK = 30
 CHUNKS_PER_FILE = 10
 BATCH_CHUNKS = 500
+WRITE_BATCHES = 10  # batches of ~BATCH_CHUNKS chunks written while keyword searches run
 IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{3,}\b")
 
 
@@ -77,18 +88,20 @@ def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def batches(n: int, texts: list[str], rng: np.random.Generator) -> Iterator[list[FileWrite]]:
+def batches(
+    n: int, texts: list[str], rng: np.random.Generator, prefix: str = "synthetic", offset: int = 0
+) -> Iterator[list[FileWrite]]:
     """``n`` chunks as files of CHUNKS_PER_FILE chunks, in batches of ~BATCH_CHUNKS chunks (made lazily,
     so the vectors of the whole index never sit in this process's memory at once)."""
     current: list[FileWrite] = []
     in_batch = 0
     for first in range(0, n, CHUNKS_PER_FILE):
         count = min(CHUNKS_PER_FILE, n - first)
-        rel = f"synthetic/{first // 1000:04d}/f{first:07d}.py"
+        rel = f"{prefix}/{first // 1000:04d}/f{first:07d}.py"
         vectors = unit_vectors(rng, count)
         chunks = []
         for j in range(count):
-            text = texts[(first + j) % len(texts)]
+            text = texts[(offset + first + j) % len(texts)]
             chunks.append(
                 ChunkRecord(
                     id=hashlib.sha1(f"{rel}:{j}".encode()).hexdigest(),
@@ -118,8 +131,94 @@ def query_texts(texts: list[str], n: int, rnd: random.Random) -> list[str]:
     return [" ".join(rnd.sample(words, rnd.choice((1, 2, 3)))) for _ in range(n)]
 
 
+async def keyword_phase(
+    backend: Backend,
+    make_index: Any,
+    state: Path,
+    root: str,
+    n: int,
+    texts: list[str],
+    rng: np.random.Generator,
+    queries: list[str],
+    label: str,
+) -> dict[str, float]:
+    """Swap ``make_index`` in as the Chroma backend's keyword index, then time it while the index changes."""
+    b: Any = backend
+    catalog = b.catalog
+    old = b._keywords
+    index = make_index(state / f"keyword-{make_index.__name__}", catalog)
+    b._keywords = index
+    filters = SearchFilters()
+    try:
+        t0 = time.perf_counter()
+        await b._run(index.ensure_current)  # a cold start: full build (or snapshot load)
+        build_s = time.perf_counter() - t0
+        await backend.keyword_search(queries[0], 50, filters)
+
+        # 1. keyword searches while a writer adds WRITE_BATCHES batches of new files
+        prefix = f"live-{make_index.__name__}"
+        writing = True
+        lat: list[float] = []
+
+        async def writer() -> float:
+            nonlocal writing
+            t0 = time.perf_counter()
+            for batch in itertools.islice(batches(WRITE_BATCHES * BATCH_CHUNKS, texts, rng, prefix, n), WRITE_BATCHES):
+                await backend.write_files(root, batch)
+            writing = False
+            return time.perf_counter() - t0
+
+        async def reader() -> None:
+            i = 0
+            while writing:
+                t0 = time.perf_counter()
+                await backend.keyword_search(queries[i % len(queries)], 50, filters)
+                lat.append((time.perf_counter() - t0) * 1000)
+                i += 1
+
+        write_s, _ = await asyncio.gather(writer(), reader())
+        t0 = time.perf_counter()
+        await backend.finish_run(root)
+        finish_after_writes_s = time.perf_counter() - t0
+
+        # 2. rewrite one file (new text), then the first search, then the end of that run
+        one = next(batches(CHUNKS_PER_FILE, texts, rng, "synthetic", n // 2))[0]
+        await backend.write_files(root, [one])
+        t0 = time.perf_counter()
+        await backend.keyword_search(queries[1], 50, filters)
+        touch_search_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        await backend.finish_run(root)
+        touch_finish_ms = (time.perf_counter() - t0) * 1000
+    finally:
+        await b._run(index.close)
+        b._keywords = old
+    row = {
+        "build_s": build_s,
+        "searches": len(lat),
+        "write_s": write_s,
+        "p50": statistics.median(lat) if lat else float("nan"),
+        "p95": pct(lat, 95) if lat else float("nan"),
+        "max": max(lat) if lat else float("nan"),
+        "finish_after_writes_s": finish_after_writes_s,
+        "touch_search_ms": touch_search_ms,
+        "touch_finish_ms": touch_finish_ms,
+    }
+    print(f"  [{n:,} chunks, {label}] {row}", file=sys.stderr, flush=True)
+    return row
+
+
+kw_rows: dict[int, list[tuple[str, dict[str, float]]]] = {}  # by N
+
+
 async def run_one(
-    backend_name: str, n: int, texts: list[str], state: Path, pg_url: str | None, n_queries: int
+    backend_name: str,
+    n: int,
+    texts: list[str],
+    state: Path,
+    pg_url: str | None,
+    n_queries: int,
+    keyword_phases: bool = True,
 ) -> dict[str, float]:
     extra: dict[str, object] = {"backend": backend_name}
     if backend_name == "postgresql":
@@ -168,6 +267,15 @@ async def run_one(
             t0 = time.perf_counter()
             await embedder.aembed_query(q)
             lat["embed"].append((time.perf_counter() - t0) * 1000)
+        if backend_name == "chromadb" and keyword_phases:
+            queries_kw = query_texts(texts, 50, rnd)
+            for label, make_index in (
+                ("bm25s, full rebuild (before)", LegacyKeywordIndex),
+                ("incremental", KeywordIndex),
+            ):
+                kw_rows.setdefault(n, []).append(
+                    (label, await keyword_phase(backend, make_index, state, root, n, texts, rng, queries_kw, label))
+                )
     row: dict[str, float] = {"stored": stored, "write_s": write_s, "fill_s": fill_s, "empty": empty}
     for key, values in lat.items():
         row[f"{key}_p50"] = statistics.median(values)
@@ -188,7 +296,28 @@ def print_row(backend: str, n: int, r: dict[str, float]) -> None:
     )
 
 
-async def main(sizes: list[int], backends: list[str], n_queries: int) -> None:
+def print_keyword_rows(n: int) -> None:
+    if n not in kw_rows:
+        return
+    print(
+        f"\nkeyword index while the index changes, N = {n:,} (Chroma; {WRITE_BATCHES} batches of "
+        f"{BATCH_CHUNKS} chunks written while keyword_search runs in a loop)\n"
+    )
+    print(
+        "| keyword index | cold build (s) | searches during writes | search p50 / p95 / max (ms) | writes took (s) "
+        "| finish_run after them (s) | first search after rewriting 1 file (ms) | finish_run after it (ms) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for label, r in kw_rows.pop(n):
+        print(
+            f"| {label} | {r['build_s']:.2f} | {r['searches']:.0f} | {r['p50']:.1f} / {r['p95']:.1f} / {r['max']:.1f} "
+            f"| {r['write_s']:.1f} | {r['finish_after_writes_s']:.2f} | {r['touch_search_ms']:.1f} "
+            f"| {r['touch_finish_ms']:.1f} |",
+            flush=True,
+        )
+
+
+async def main(sizes: list[int], backends: list[str], n_queries: int, keyword_phases: bool = True) -> None:
     texts = corpus_texts(max(sizes))
     print(
         f"corpus: {len(texts):,} distinct {LINES_PER_CHUNK}-line windows of site-packages .py files "
@@ -198,8 +327,8 @@ async def main(sizes: list[int], backends: list[str], n_queries: int) -> None:
         f"queries: {n_queries} per mode, top_k=10, hybrid alpha=0.7 candidates=50; query vectors random, "
         "query texts 1-3 identifiers from the corpus; embedding = bundled all-MiniLM-L6-v2 int8, "
         "timed separately on 100 of the query texts\n"
-        "fill = write_files in batches of ~500 chunks + finish_run (Chroma: full BM25 rebuild; "
-        "PostgreSQL: one row)\n"
+        "fill = write_files in batches of ~500 chunks + finish_run (Chroma: BM25 catch-up, compaction and "
+        "snapshot; PostgreSQL: one row)\n"
         f"machine: {os.cpu_count()} cores (shared with a running evaluation job)\n",
         flush=True,
     )
@@ -219,10 +348,12 @@ async def main(sizes: list[int], backends: list[str], n_queries: int) -> None:
     try:
         for n in sizes:
             for name in backends:
-                row = await run_one(name, n, texts, state, pg_url, n_queries)
+                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases)
                 print_row(name, n, row)
                 if row["empty"]:
                     print(f"  warning: {row['empty']:.0f} searches returned no hits", flush=True)
+        for n in sizes:
+            print_keyword_rows(n)
     finally:
         if server is not None:
             server.cleanup()
@@ -233,5 +364,6 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--backends", nargs="+", default=["chromadb", "postgresql"])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--no-keyword-phases", action="store_true", help="skip the Chroma keyword-index phases")
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.backends, args.queries))
+    asyncio.run(main(args.sizes, args.backends, args.queries, not args.no_keyword_phases))

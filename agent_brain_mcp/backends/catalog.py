@@ -2,14 +2,25 @@
 
 Chroma has no transactions and no keyword ranking; this catalog gives both a consistent record of
 what is indexed. Every call is blocking: the Chroma backend runs them off the event loop.
+
+``chunk_log`` is a change feed for the in-memory keyword index (``keyword_index.py``): triggers
+append the id of every chunk row inserted or deleted, in the same transaction as the change, so
+the keyword index can catch up by reading the log past the position it reflects instead of
+re-reading every chunk. The log is pruned up to the position of the last saved keyword snapshot
+(``chunk_log_pruned`` in ``meta``); ``catalog_id`` changes on ``reset`` so that no keyword state of
+the old contents is ever taken for current. Both were added to layout version 1 without changing
+it: a catalog written before them gets the table and triggers on open, and its keyword index is
+rebuilt once from the chunk rows.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +42,30 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, tokens TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (root, rel_path);
+CREATE TABLE IF NOT EXISTS chunk_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS chunks_logged_insert AFTER INSERT ON chunks
+    BEGIN INSERT INTO chunk_log (id) VALUES (new.id); END;
+CREATE TRIGGER IF NOT EXISTS chunks_logged_delete AFTER DELETE ON chunks
+    BEGIN INSERT INTO chunk_log (id) VALUES (old.id); END;
 """
+
+_ID_BATCH = 500
+
+# id, root, rel_path, language, space-separated tokens
+ChunkTokens = tuple[str, str, str, str, str]
+
+
+@dataclass
+class ChunkChanges:
+    """What the keyword index needs to catch up, read in one read transaction."""
+
+    catalog_id: str
+    generation: int
+    head: int  # the change-log position this read reflects
+    complete: bool  # False when ``limit`` cut the read short: more changes follow ``head``
+    gap: bool = False  # the log was pruned past ``after``: the caller must start from a snapshot
+    changed: list[str] = field(default_factory=list)  # distinct ids inserted or deleted since ``after``
+    rows: list[ChunkTokens] = field(default_factory=list)  # the current rows of those (or of all chunks)
 
 
 def _like_escape(value: str) -> str:
@@ -52,8 +86,11 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        self._reader: sqlite3.Connection | None = None  # bulk reads for the keyword index
+        self._reader_lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('catalog_id', ?)", (uuid.uuid4().hex,))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -69,6 +106,10 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     # -- identity and generation -------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -94,8 +135,11 @@ class Catalog:
             for table in ("roots", "files", "chunks"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             # The generation only ever grows: restarting it would let a saved keyword index of the
-            # old contents pass for current once the rebuild reaches the same number.
-            db.execute("DELETE FROM meta WHERE key != 'generation'")
+            # old contents pass for current once the rebuild reaches the same number. A new
+            # catalog_id retires every keyword state of the old contents, so their log goes too.
+            db.execute("DELETE FROM chunk_log")
+            db.execute("DELETE FROM meta WHERE key NOT IN ('generation', 'chunk_log_pruned')")
+            db.execute("INSERT INTO meta (key, value) VALUES ('catalog_id', ?)", (uuid.uuid4().hex,))
             self._bump(db)
 
     # -- manifest -------------------------------------------------------------------------------
@@ -177,21 +221,72 @@ class Catalog:
         return [(r[0], r[1]) for r in rows]
 
     # -- chunks -----------------------------------------------------------------------------------
-    def all_chunk_tokens(self) -> tuple[list[str], list[str], list[str], list[list[str]]]:
-        """ids, ``root\\x00rel_path`` keys, languages and token lists of every chunk, in a stable order."""
-        ids: list[str] = []
-        paths: list[str] = []
-        langs: list[str] = []
-        tokens: list[list[str]] = []
-        with self._lock:
-            for cid, root, rel, lang, toks in self._db.execute(
-                "SELECT id, root, rel_path, language, tokens FROM chunks ORDER BY id"
-            ):
-                ids.append(cid)
-                paths.append(f"{root}\x00{rel}")
-                langs.append(lang)
-                tokens.append(toks.split(" ") if toks else [])
-        return ids, paths, langs, tokens
+    @contextmanager
+    def _read_tx(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction on a second connection: bulk reads never hold up the writer's calls."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._reader.execute("PRAGMA busy_timeout=10000")
+                self._reader.execute("PRAGMA query_only=ON")
+            db = self._reader
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+
+    @staticmethod
+    def _head(db: sqlite3.Connection) -> tuple[str, int, int, int]:
+        """catalog_id, generation, last change-log position ever written, and the pruned position."""
+        meta = dict(
+            db.execute("SELECT key, value FROM meta WHERE key IN ('catalog_id', 'generation', 'chunk_log_pruned')")
+        )
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunk_log'").fetchone()
+        pruned = int(meta.get("chunk_log_pruned", 0))
+        return (
+            meta.get("catalog_id", ""),
+            int(meta.get("generation", 0)),
+            max(int(row[0]) if row else 0, pruned),
+            pruned,
+        )
+
+    def read_all_chunks(self) -> ChunkChanges:
+        """Every chunk's tokens, with the change-log position they reflect."""
+        with self._read_tx() as db:
+            catalog_id, generation, head, _ = self._head(db)
+            rows = db.execute("SELECT id, root, rel_path, language, tokens FROM chunks").fetchall()
+        return ChunkChanges(catalog_id, generation, head, complete=True, rows=rows)
+
+    def read_changes(self, after: int, limit: int | None = None) -> ChunkChanges:
+        """Chunks inserted or deleted after log position ``after`` (at most ``limit`` log entries)."""
+        with self._read_tx() as db:
+            catalog_id, generation, head, pruned = self._head(db)
+            if after < pruned or after > head:
+                return ChunkChanges(catalog_id, generation, head, complete=False, gap=True)
+            sql = "SELECT seq, id FROM chunk_log WHERE seq > ? ORDER BY seq"
+            entries = db.execute(sql + (" LIMIT ?" if limit else ""), (after, limit) if limit else (after,)).fetchall()
+            reached = entries[-1][0] if limit and len(entries) == limit else head
+            complete = reached == head
+            changed = list(dict.fromkeys(cid for _, cid in entries))
+            rows: list[ChunkTokens] = []
+            for start in range(0, len(changed), _ID_BATCH):
+                part = changed[start : start + _ID_BATCH]
+                rows += db.execute(
+                    f"SELECT id, root, rel_path, language, tokens FROM chunks WHERE id IN ({','.join('?' * len(part))})",  # noqa: S608
+                    part,
+                ).fetchall()
+        return ChunkChanges(catalog_id, generation, reached, complete, changed=changed, rows=rows)
+
+    def prune_changes(self, upto: int) -> None:
+        """Forget change-log entries up to ``upto`` (a saved keyword snapshot covers them)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM chunk_log WHERE seq <= ?", (upto,))
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('chunk_log_pruned', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (str(upto),),
+            )
 
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, str, int, int, str, str | None, str]]:
         """id -> (root, rel_path, start_line, end_line, language, symbol, text)."""

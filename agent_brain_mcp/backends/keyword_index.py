@@ -1,129 +1,614 @@
-"""A BM25 index (bm25s) persisted beside the Chroma folder, rebuilt from the catalog when stale.
+"""The Chroma backend's BM25 index: in memory, kept current incrementally from the catalog's change log.
 
-bm25s indexes are static, so after a run that changed chunks the whole index is rebuilt from the
-token lists kept in the catalog (cheap: no re-tokenising) and saved with the catalog generation it
-reflects. On load, a generation that differs from the catalog's means rebuild, never stale answers.
+Scores are bm25s' defaults (method "lucene": ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, term part
+``tf / (tf + k1 * (1 - b + b * dl / avgdl))``, k1 = 1.5, b = 0.75), but computed at query time from
+raw term frequencies, so adding or deleting chunks never requires re-scoring the others.
+
+Layout: chunks get *slots* (positions in per-chunk arrays: length, alive flag, language, file);
+postings (term -> slots and term frequencies) live in immutable *segments*. A change appends a
+segment for the new chunks and clears the alive flag of the replaced or deleted ones; small
+segments are merged as they come (a bounded amount of work), and ``finish_run`` compacts.
+
+Staying current without stalling searches (issue 5): the catalog logs every chunk insert/delete
+(``chunk_log``). Each search compares the catalog generation with the one its state reflects; if
+it changed, the search applies the new log entries itself, at most ``INLINE_CHANGES`` of them, so
+the next search after a write sees it. A larger backlog, and anything that needs a rebuild (the
+catalog was reset, the log was pruned past our position), is handled by a background thread while
+searches keep using the last published state; only a search with no state at all (the first one
+after start) waits. Searches never wait for each other either: while one thread updates, the others
+search the last published state. A state is immutable once published.
+
+Results stay consistent with the catalog because the backend hydrates every hit from the catalog
+and drops ids that are gone; a state that lags (only while a backlog is applied in the background)
+can miss the newest chunks but never returns a deleted one.
+
+On disk: ``<folder>/snapshot.npz``, one compacted state with the catalog id and log position it
+reflects, written by ``finish_run`` when enough changed since the last one (the log is then pruned
+up to it). On open the snapshot is loaded and the log after it applied; a missing, unreadable or
+foreign snapshot (also the bm25s folder of older versions) means one rebuild from the chunk rows.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import shutil
 import threading
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import filterfalse
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from agent_brain_mcp.backends.catalog import Catalog
+from agent_brain_mcp.backends.catalog import Catalog, ChunkChanges, ChunkTokens
 
 log = logging.getLogger(__name__)
 
+K1 = 1.5
+B = 0.75
+FORMAT = 1
+SNAPSHOT = "snapshot.npz"
 
-def _bm25s() -> Any:
-    """Import bm25s lazily; it sets its own logger to DEBUG on import, which we undo."""
-    import bm25s
+INLINE_CHANGES = 2_000  # change-log entries a search applies itself; more go to the background
+BACKGROUND_STEP = 20_000  # entries per background step (each step is published)
+MERGE_CAP = 1_000_000  # postings: segments up to this size are merged as changes come in
+SAVE_MIN_CHANGES = 10_000  # finish_run saves a snapshot once this many (or 10% of chunks) changed
+_MAP_ROWS = 2_000  # rows whose tokens are mapped to term ids at once (bounds the memory of a rebuild)
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s
+_EMPTY_I32 = np.zeros(0, dtype=np.int32)
+_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+
+
+class _Vocabulary(dict[str, int]):
+    """token -> term id, and ``terms``: term id -> token."""
+
+    def __init__(self, terms: Iterable[str] = ()) -> None:
+        self.terms: list[str] = list(terms)  # in term id order
+        super().__init__(zip(self.terms, range(len(self.terms)), strict=True))
+
+    def add_missing(self, tokens: list[str]) -> np.ndarray:
+        """Term ids of ``tokens``, giving new tokens the next ids (the per-token loops run in C)."""
+        for token in filterfalse(self.__contains__, set(tokens)):
+            self[token] = len(self.terms)
+            self.terms.append(token)
+        return np.fromiter(map(self.__getitem__, tokens), dtype=np.int32, count=len(tokens))
 
 
 @dataclass
-class _Loaded:
-    generation: int
-    ids: list[str]
-    paths: list[str]
-    rel_paths: list[str]
-    langs: np.ndarray
-    retriever: object | None  # bm25s.BM25, or None for an empty corpus
+class _Tables:
+    """Slot and term dictionaries shared by the states between two compactions.
+
+    Only the updating thread appends to them; a state only looks at entries that existed when it
+    was published (its slots, its files), which appending never changes.
+    """
+
+    vocab: _Vocabulary = field(default_factory=_Vocabulary)
+    ids: list[str] = field(default_factory=list)  # slot -> chunk id
+    slot_of: dict[str, int] = field(default_factory=dict)  # chunk id -> live slot (updater only)
+    files: list[tuple[str, str]] = field(default_factory=list)  # file code -> (root, rel_path)
+    file_code: dict[tuple[str, str], int] = field(default_factory=dict)
+    langs: list[str] = field(default_factory=list)
+    lang_code: dict[str, int] = field(default_factory=dict)
+
+    def code_file(self, root: str, rel: str) -> int:
+        key = (root, rel)
+        code = self.file_code.get(key)
+        if code is None:
+            code = self.file_code[key] = len(self.files)
+            self.files.append(key)
+        return code
+
+    def code_lang(self, lang: str) -> int:
+        code = self.lang_code.get(lang)
+        if code is None:
+            code = self.lang_code[lang] = len(self.langs)
+            self.langs.append(lang)
+        return code
+
+
+@dataclass(frozen=True, eq=False)
+class _Segment:
+    """Postings of some slots, by term: ``slots[indptr[i]:indptr[i+1]]`` hold ``terms[i]``."""
+
+    terms: np.ndarray  # int32, sorted, distinct
+    indptr: np.ndarray  # int64
+    slots: np.ndarray  # int32
+    tfs: np.ndarray  # float32
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray] | None:
+        i = int(np.searchsorted(self.terms, term))
+        if i == len(self.terms) or self.terms[i] != term:
+            return None
+        a, b = self.indptr[i], self.indptr[i + 1]
+        return self.slots[a:b], self.tfs[a:b]
+
+    def coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.repeat(self.terms, np.diff(self.indptr)), self.slots, self.tfs
+
+
+def _segment(terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> _Segment:
+    """A segment from postings (each (term, slot) pair at most once) given as runs sorted by term.
+
+    A stable sort keeps slot order within a term, and timsort merges already-sorted runs (the
+    segments being merged, each in slot order) in linear time.
+    """
+    order = np.argsort(terms, kind="stable")
+    return _sorted_segment(terms[order], slots[order], tfs[order])
+
+
+def _sorted_segment(terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> _Segment:
+    heads = np.flatnonzero(np.diff(terms, prepend=-1)) if len(terms) else np.zeros(0, dtype=np.int64)
+    indptr = np.append(heads, len(terms)).astype(np.int64)
+    return _Segment(terms[heads].astype(np.int32), indptr, slots.astype(np.int32), tfs.astype(np.float32))
+
+
+def _segment_from_docs(first_slot: int, term_ids: np.ndarray, lengths: np.ndarray) -> _Segment:
+    """Postings of documents given as concatenated term ids and per-document lengths."""
+    if len(term_ids) == 0:
+        return _sorted_segment(_EMPTY_I32, _EMPTY_I32, _EMPTY_F32)
+    slots = np.repeat(np.arange(first_slot, first_slot + len(lengths), dtype=np.int64), lengths)
+    keys, counts = np.unique((term_ids.astype(np.int64) << 32) | slots, return_counts=True)
+    return _sorted_segment((keys >> 32).astype(np.int32), (keys & 0xFFFFFFFF).astype(np.int32), counts)
+
+
+class _OutOfStep(RuntimeError):
+    """An update failed half-way; the shared tables no longer match the published state."""
+
+
+def _merge(segments: Sequence[_Segment], alive: np.ndarray) -> _Segment:
+    """One segment with the live postings of ``segments`` (slots and term ids unchanged)."""
+    parts = [s.coo() for s in segments]
+    terms = np.concatenate([p[0] for p in parts])
+    slots = np.concatenate([p[1] for p in parts])
+    tfs = np.concatenate([p[2] for p in parts])
+    live = alive[slots]
+    return _segment(terms[live], slots[live], tfs[live])
+
+
+@dataclass(frozen=True, eq=False)
+class _State:
+    """An immutable view of the index: what one search reads."""
+
+    catalog_id: str
+    seq: int  # the change-log position reflected
+    generation: int | None  # the catalog generation when fully caught up, else None
+    tables: _Tables
+    segments: tuple[_Segment, ...]
+    alive: np.ndarray  # bool per slot
+    lengths: np.ndarray  # float32 per slot (token count)
+    lang: np.ndarray  # int32 per slot
+    file: np.ndarray  # int32 per slot
+    n_alive: int
+    total_length: float
+    _norm: list[np.ndarray] = field(default_factory=list, compare=False)
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.alive)
+
+    @property
+    def dead(self) -> int:
+        return self.n_slots - self.n_alive
+
+    def norm(self) -> np.ndarray:
+        """``k1 * (1 - b + b * dl / avgdl)`` per slot (computed once per state)."""
+        if not self._norm:
+            avgdl = self.total_length / self.n_alive if self.n_alive else 1.0
+            self._norm.append((K1 * (1 - B + B * self.lengths / max(avgdl, 1e-9))).astype(np.float32))
+        return self._norm[0]
+
+    def live_ids(self) -> list[str]:
+        return [self.tables.ids[i] for i in np.flatnonzero(self.alive)]
+
+
+def _empty_state(catalog_id: str, seq: int, generation: int | None) -> _State:
+    return _State(
+        catalog_id, seq, generation, _Tables(), (), np.zeros(0, bool), _EMPTY_F32, _EMPTY_I32, _EMPTY_I32, 0, 0.0
+    )
 
 
 class KeywordIndex:
     def __init__(self, folder: Path, catalog: Catalog) -> None:
         self.folder = folder
         self._catalog = catalog
-        self._loaded: _Loaded | None = None
-        self._lock = threading.Lock()
+        self._state: _State | None = None
+        self._update = threading.Lock()  # one updater at a time; searches never wait for it
+        self._saved_seq: int | None = None  # log position of the snapshot on disk, when known
+        self._background: threading.Thread | None = None
+        self._closed = False
+        self._broken = False  # an update failed: the next update rebuilds from the catalog
 
-    def ensure_current(self) -> _Loaded:
-        """The index for the catalog's current generation: loaded from disk or rebuilt."""
-        with self._lock:
-            generation = self._catalog.generation()
-            if self._loaded is not None and self._loaded.generation == generation:
-                return self._loaded
-            loaded = self._load(generation)
-            if loaded is None:
-                loaded = self._rebuild(generation)
-            self._loaded = loaded
-            return loaded
-
-    def _load(self, generation: int) -> _Loaded | None:
-        meta_path = self.folder / "chunks.json"
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("generation") != generation:
-                return None
-            retriever = None
-            if meta["ids"]:
-                retriever = _bm25s().BM25.load(str(self.folder / "bm25"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("keyword index at %s is unreadable (%s); rebuilding it", self.folder, exc)
-            return None
-        return self._make(generation, meta["ids"], meta["paths"], meta["langs"], retriever)
-
-    @staticmethod
-    def _make(generation: int, ids: list[str], paths: list[str], langs: list[str], retriever: object) -> _Loaded:
-        rel = [p.split("\x00", 1)[1] for p in paths]
-        full = [p.replace("\x00", "/", 1) for p in paths]
-        return _Loaded(generation, ids, full, rel, np.array(langs, dtype=object), retriever)
-
-    def _rebuild(self, generation: int) -> _Loaded:
-        ids, paths, langs, tokens = self._catalog.all_chunk_tokens()
-        retriever = None
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if ids:
-            retriever = _bm25s().BM25()
-            # Empty token lists break bm25s' vocabulary; a placeholder token matches no query.
-            retriever.index([t or ["\x00"] for t in tokens], show_progress=False)
-            retriever.save(str(tmp / "bm25"))
-        (tmp / "chunks.json").write_text(
-            json.dumps({"generation": generation, "ids": ids, "paths": paths, "langs": langs}), encoding="utf-8"
-        )
-        shutil.rmtree(self.folder, ignore_errors=True)
-        tmp.rename(self.folder)
-        log.info("keyword index rebuilt: %d chunks", len(ids))
-        return self._make(generation, ids, paths, langs, retriever)
+    # -- reading ------------------------------------------------------------------------------------
+    def ensure_current(self) -> _State:
+        """The state to search: current after at most a bounded update, or the last published one."""
+        state = self._state
+        if state is not None:
+            if state.generation is not None and state.generation == self._catalog.generation():
+                return state
+            if not self._update.acquire(blocking=False):
+                return state  # another thread is updating: search what is published
+            try:
+                return self._advance_inline()
+            finally:
+                self._update.release()
+        with self._update:  # no state yet: the first search waits for the load
+            if self._state is None:
+                self._publish(self._load_or_rebuild())
+                self._state = self._catch_up(self._require_state(), limit=None)
+            return self._require_state()
 
     def search(
         self, tokens: list[str], top_k: int, path_prefix: str | None, language: str | None
     ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; chunks that share no token with the query are left out."""
-        loaded = self.ensure_current()
-        if loaded.retriever is None or not tokens:
+        state = self.ensure_current()
+        if not tokens or state.n_alive == 0 or top_k <= 0:
             return []
-        mask = None
-        if path_prefix or language:
-            keep = np.ones(len(loaded.ids), dtype=bool)
-            if language:
-                keep &= loaded.langs == language
-            if path_prefix:
-                keep &= np.fromiter(
-                    (
-                        r.startswith(path_prefix) or p.startswith(path_prefix)
-                        for r, p in zip(loaded.rel_paths, loaded.paths, strict=True)
-                    ),
-                    dtype=bool,
-                    count=len(loaded.ids),
-                )
-            mask = keep.astype(np.float32)
-        scores = loaded.retriever.get_scores(tokens, weight_mask=mask)  # type: ignore[attr-defined]
+        vocab = state.tables.vocab
+        wanted = Counter(vocab.get(t) for t in tokens)  # a repeated query token counts again, as in bm25s
+        wanted.pop(None, None)
+        if not wanted:
+            return []
+        scores = np.zeros(state.n_slots, dtype=np.float32)
+        norm = state.norm()
+        n = state.n_alive
+        for term, repeat in wanted.items():
+            parts = [p for seg in state.segments if (p := seg.postings(term)) is not None]  # type: ignore[arg-type]
+            if state.dead:
+                parts = [(s[live], tf[live]) for s, tf in parts if (live := state.alive[s]).any()]
+            df = sum(len(s) for s, _ in parts)
+            if df == 0:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5)) * repeat
+            for slots, tfs in parts:
+                scores[slots] += idf * tfs / (tfs + norm[slots])
+        keep = self._filter(state, path_prefix, language)
+        if keep is not None:
+            scores[~keep] = 0
         top_k = min(top_k, len(scores))
         best = np.argpartition(-scores, top_k - 1)[:top_k]
         best = best[np.argsort(-scores[best], kind="stable")]
-        return [(loaded.ids[i], float(scores[i])) for i in best if scores[i] > 0]
+        return [(state.tables.ids[i], float(scores[i])) for i in best if scores[i] > 0]
+
+    @staticmethod
+    def _filter(state: _State, path_prefix: str | None, language: str | None) -> np.ndarray | None:
+        keep: np.ndarray | None = None
+        if language:
+            code = state.tables.lang_code.get(language)
+            keep = state.lang == code if code is not None else np.zeros(state.n_slots, dtype=bool)
+        if path_prefix:
+            files = state.tables.files[: int(state.file.max(initial=-1)) + 1]
+            ok = np.fromiter(
+                (rel.startswith(path_prefix) or f"{root}/{rel}".startswith(path_prefix) for root, rel in files),
+                dtype=bool,
+                count=len(files),
+            )
+            by_path = ok[state.file] if len(files) else np.zeros(state.n_slots, dtype=bool)
+            keep = by_path if keep is None else keep & by_path
+        return keep
+
+    # -- updating (always under self._update) ------------------------------------------------------
+    def _require_state(self) -> _State:
+        assert self._state is not None
+        return self._state
+
+    def _publish(self, state: _State) -> _State:
+        self._state = state
+        return state
+
+    def _advance_inline(self) -> _State:
+        """A search's share of the work: a small backlog now, anything bigger in the background."""
+        state = self._require_state()
+        changes = self._catalog.read_changes(state.seq, INLINE_CHANGES)
+        if self._broken or changes.gap or changes.catalog_id != state.catalog_id:
+            self._start_background()
+            return state
+        try:
+            state = self._publish(self._apply(state, changes))
+        except Exception:  # the index is derived: rebuild it rather than fail searches
+            log.exception("keyword index: update failed; rebuilding it in the background")
+            self._broken = True
+            self._start_background()
+            return state
+        if not changes.complete:
+            self._start_background()
+        return state
+
+    def _start_background(self) -> None:
+        if self._closed or (self._background is not None and self._background.is_alive()):
+            return
+        self._background = threading.Thread(target=self._background_run, name="keyword-catch-up", daemon=True)
+        self._background.start()
+
+    def _background_run(self) -> None:
+        try:
+            with self._update:
+                if self._closed:
+                    return
+                state = self._require_state()
+                self._catch_up(state, limit=BACKGROUND_STEP)
+        except Exception:  # a thread has nobody to raise to; the next search retries
+            log.exception("keyword index: background catch-up failed")
+
+    def _catch_up(self, state: _State, limit: int | None) -> _State:
+        """Apply the whole backlog in steps of ``limit`` log entries, publishing after each step."""
+        while not self._closed:
+            if self._broken:
+                state = self._publish(self._rebuild())
+                self._broken = False
+            changes = self._catalog.read_changes(state.seq, limit)
+            if changes.gap or changes.catalog_id != state.catalog_id:
+                state = self._publish(self._load_or_rebuild())
+                continue
+            if not changes.changed and changes.complete:
+                if state.generation != changes.generation:
+                    state = self._publish(_replace_position(state, changes))
+                return state
+            backlog = changes.head - state.seq
+            if not changes.complete and backlog > max(state.n_alive, limit or 0):
+                # More changed than there is: reading every chunk once is cheaper than the log.
+                state = self._publish(self._rebuild())
+                continue
+            try:
+                state = self._publish(self._apply(state, changes))
+            except Exception:
+                self._broken = True
+                raise
+            if changes.complete:
+                return state
+        return state
+
+    def _apply(self, state: _State, changes: ChunkChanges) -> _State:
+        """A new state with ``changes`` applied (new segment, cleared alive flags, merged small segments)."""
+        tables = state.tables
+        first = len(tables.ids)
+        if first != state.n_slots:  # a failed update left the tables ahead of the state
+            raise _OutOfStep("keyword index tables out of step with the published state")
+        gone = np.fromiter(
+            (slot for cid in changes.changed if (slot := tables.slot_of.pop(cid, None)) is not None), dtype=np.int64
+        )
+        term_ids, lengths, langs, files = self._add_rows(tables, changes.rows)
+        alive = np.concatenate((state.alive, np.ones(len(lengths), dtype=bool)))
+        alive[gone] = False
+        gone_length = float(state.lengths[gone].sum())
+        segments = list(state.segments)
+        if len(lengths):
+            segments.append(_segment_from_docs(first, term_ids, lengths))
+        segments = _merge_small(segments, alive)
+        return _State(
+            catalog_id=state.catalog_id,
+            seq=changes.head,
+            generation=changes.generation if changes.complete else None,
+            tables=tables,
+            segments=tuple(segments),
+            alive=alive,
+            lengths=np.concatenate((state.lengths, lengths.astype(np.float32))),
+            lang=np.concatenate((state.lang, langs)),
+            file=np.concatenate((state.file, files)),
+            n_alive=state.n_alive - len(gone) + len(lengths),
+            total_length=state.total_length - gone_length + float(lengths.sum()),
+        )
+
+    @staticmethod
+    def _add_rows(
+        tables: _Tables, rows: Sequence[ChunkTokens]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Give ``rows`` new slots; their concatenated term ids, lengths, language and file codes."""
+        parts: list[np.ndarray] = []
+        lengths = np.zeros(len(rows), dtype=np.int64)
+        langs = np.zeros(len(rows), dtype=np.int32)
+        files = np.zeros(len(rows), dtype=np.int32)
+        for start in range(0, len(rows), _MAP_ROWS):
+            texts = [row[4] for row in rows[start : start + _MAP_ROWS]]
+            lengths[start : start + len(texts)] = [t.count(" ") + 1 if t else 0 for t in texts]
+            flat = " ".join(t for t in texts if t).split(" ") if any(texts) else []
+            parts.append(tables.vocab.add_missing(flat))
+        for i, (cid, root, rel, lang, _) in enumerate(rows):
+            langs[i] = tables.code_lang(lang)
+            files[i] = tables.code_file(root, rel)
+            if cid in tables.slot_of:  # the same id twice in one read cannot happen; stay safe anyway
+                raise RuntimeError(f"chunk {cid} already has a live slot")
+            tables.slot_of[cid] = len(tables.ids)
+            tables.ids.append(cid)
+        term_ids = np.concatenate(parts) if parts else _EMPTY_I32
+        return term_ids, lengths, langs, files
+
+    def _rebuild(self) -> _State:
+        """A fresh state from every chunk row."""
+        changes = self._catalog.read_all_chunks()
+        state = self._apply(_empty_state(changes.catalog_id, changes.head, None), changes)
+        log.info("keyword index built from the catalog: %d chunks", state.n_alive)
+        return _compact(state)
+
+    # -- compaction and snapshots -------------------------------------------------------------------
+    def finish_run(self) -> None:
+        """After an indexing run: apply everything, compact, and save a snapshot if much changed."""
+        with self._update:
+            state = self._state or self._publish(self._load_or_rebuild())
+            state = self._catch_up(state, limit=BACKGROUND_STEP)
+            since_saved = state.seq - self._saved_seq if self._saved_seq is not None else None
+            if (
+                since_saved is None
+                or since_saved >= max(SAVE_MIN_CHANGES, state.n_alive // 10)
+                or state.dead > state.n_alive // 4
+            ):
+                state = self._publish(_compact(state))
+                self._save(state)
+
+    def close(self) -> None:
+        self._closed = True
+        thread = self._background
+        if thread is not None:
+            thread.join()
+
+    def _load_or_rebuild(self) -> _State:
+        state = self._load()
+        if state is None:
+            state = self._rebuild()
+            self._save(state)
+        return state
+
+    def _load(self) -> _State | None:
+        path = self.folder / SNAPSHOT
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+                if meta.get("format") != FORMAT:
+                    return None
+                head = self._catalog.read_changes(int(meta["seq"]), 1)
+                if head.gap or head.catalog_id != meta["catalog_id"]:
+                    log.info("keyword snapshot at %s is of another catalog state; rebuilding", path)
+                    return None
+                strings = json.loads(bytes(data["strings"]).decode("utf-8"))
+                tables = _Tables(vocab=_Vocabulary(strings["terms"]), ids=strings["ids"])
+                tables.slot_of = {cid: i for i, cid in enumerate(tables.ids)}
+                for root, rel in strings["files"]:
+                    tables.code_file(root, rel)
+                for lang in strings["langs"]:
+                    tables.code_lang(lang)
+                segment = _Segment(data["terms"], data["indptr"], data["slots"], data["tfs"])
+                lengths = data["lengths"]
+                n = len(tables.ids)
+                if not (len(lengths) == len(data["lang"]) == len(data["file_codes"]) == n) or (
+                    segment.size and int(segment.slots.max()) >= n
+                ):
+                    raise ValueError("inconsistent array sizes")
+                state = _State(
+                    catalog_id=meta["catalog_id"],
+                    seq=int(meta["seq"]),
+                    generation=None,
+                    tables=tables,
+                    segments=(segment,) if segment.size else (),
+                    alive=np.ones(n, dtype=bool),
+                    lengths=lengths,
+                    lang=data["lang"],
+                    file=data["file_codes"],
+                    n_alive=n,
+                    total_length=float(lengths.sum()),
+                )
+        except FileNotFoundError:
+            if (self.folder / "chunks.json").exists():
+                log.info("keyword index at %s has the older bm25s layout; rebuilding it", self.folder)
+            return None
+        except Exception as exc:  # noqa: BLE001 - any damage to a derived file just means rebuild
+            log.warning("keyword index at %s is unreadable (%s); rebuilding it", self.folder, exc)
+            return None
+        self._saved_seq = state.seq
+        return state
+
+    def _save(self, state: _State) -> None:
+        """Write ``state`` (compacted) atomically; prune the change log up to it."""
+        assert state.dead == 0 and len(state.segments) <= 1, "only compacted states are saved"
+        segment = state.segments[0] if state.segments else _sorted_segment(_EMPTY_I32, _EMPTY_I32, _EMPTY_F32)
+        meta = {"format": FORMAT, "catalog_id": state.catalog_id, "seq": state.seq}
+        strings = {
+            "terms": state.tables.vocab.terms,
+            "ids": state.tables.ids,
+            "files": state.tables.files,
+            "langs": state.tables.langs,
+        }
+        try:
+            if self.folder.is_file():
+                self.folder.unlink()
+            elif self.folder.exists() and not (self.folder / SNAPSHOT).exists():
+                shutil.rmtree(self.folder, ignore_errors=True)  # an older layout's files
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{SNAPSHOT}.{os.getpid()}.{threading.get_ident()}.tmp"
+            with tmp.open("wb") as out:
+                np.savez(
+                    out,
+                    meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+                    strings=np.frombuffer(json.dumps(strings).encode("utf-8"), dtype=np.uint8),
+                    terms=segment.terms,
+                    indptr=segment.indptr,
+                    slots=segment.slots,
+                    tfs=segment.tfs,
+                    lengths=state.lengths,
+                    lang=state.lang,
+                    file_codes=state.file,
+                )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.folder / SNAPSHOT)
+        except OSError as exc:
+            log.warning(
+                "could not save the keyword index to %s (%s); it will be rebuilt on next start", self.folder, exc
+            )
+            return
+        self._saved_seq = state.seq
+        self._catalog.prune_changes(state.seq)
+        log.info("keyword index saved: %d chunks at change %d", state.n_alive, state.seq)
+
+
+def _replace_position(state: _State, changes: ChunkChanges) -> _State:
+    return _State(
+        state.catalog_id,
+        changes.head,
+        changes.generation,
+        state.tables,
+        state.segments,
+        state.alive,
+        state.lengths,
+        state.lang,
+        state.file,
+        state.n_alive,
+        state.total_length,
+    )
+
+
+def _merge_small(segments: list[_Segment], alive: np.ndarray) -> list[_Segment]:
+    """Merge the newest segments while the newer is at least half the older (bounded by MERGE_CAP)."""
+    while (
+        len(segments) >= 2
+        and segments[-1].size * 2 >= segments[-2].size
+        and segments[-1].size + segments[-2].size <= MERGE_CAP
+    ):
+        segments[-2:] = [_merge(segments[-2:], alive)]
+    return segments
+
+
+def _compact(state: _State) -> _State:
+    """One segment, no dead slots, no unused terms: slots and term ids are renumbered."""
+    if state.dead == 0 and len(state.segments) <= 1:
+        return state  # already compact: every term came from a chunk that is still alive
+    live_slots = np.flatnonzero(state.alive)
+    renumber = np.full(state.n_slots, -1, dtype=np.int64)
+    renumber[live_slots] = np.arange(len(live_slots))
+    if state.segments:
+        parts = [s.coo() for s in state.segments]
+        terms = np.concatenate([p[0] for p in parts])
+        slots = np.concatenate([p[1] for p in parts])
+        tfs = np.concatenate([p[2] for p in parts])
+        live = state.alive[slots]
+        terms, slots, tfs = terms[live], renumber[slots[live]], tfs[live]
+    else:
+        terms, slots, tfs = _EMPTY_I32, _EMPTY_I32, _EMPTY_F32
+    used, new_terms = np.unique(terms, return_inverse=True)
+    old = state.tables
+    tables = _Tables(vocab=_Vocabulary(old.vocab.terms[t] for t in used.tolist()))
+    tables.ids = [old.ids[i] for i in live_slots.tolist()]
+    tables.slot_of = {cid: i for i, cid in enumerate(tables.ids)}
+    tables.files, tables.file_code = list(old.files), dict(old.file_code)
+    tables.langs, tables.lang_code = list(old.langs), dict(old.lang_code)
+    segment = _segment(new_terms.astype(np.int32), slots.astype(np.int32), tfs)  # runs: one per old segment
+    return _State(
+        catalog_id=state.catalog_id,
+        seq=state.seq,
+        generation=state.generation,
+        tables=tables,
+        segments=(segment,) if segment.size else (),
+        alive=np.ones(len(live_slots), dtype=bool),
+        lengths=state.lengths[live_slots],
+        lang=state.lang[live_slots],
+        file=state.file[live_slots],
+        n_alive=len(live_slots),
+        total_length=float(state.lengths[live_slots].sum()),
+    )

@@ -8,7 +8,6 @@ exactly that process once progress notifications show that some files were writt
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -25,6 +24,9 @@ from mcp.client.stdio import get_default_environment
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from support import child_env, make_settings, open_service, server_command, write_config
+
+from agent_brain_mcp.backends.catalog import Catalog
+from agent_brain_mcp.backends.keyword_index import KeywordIndex
 
 pytestmark = pytest.mark.anyio
 
@@ -140,8 +142,16 @@ def _chroma(state: Path) -> tuple[list[str], list[Chunk], int]:
 
 
 def _keyword_ids(state: Path) -> tuple[list[str], int]:
-    meta = json.loads((state / "keyword" / "chunks.json").read_text(encoding="utf-8"))
-    return list(meta["ids"]), int(meta["generation"])
+    """The chunks the keyword index holds once opened as the server opens it (snapshot + change log)."""
+    catalog = Catalog(state / "catalog.sqlite3")
+    index = KeywordIndex(state / "keyword", catalog)
+    try:
+        current = index.ensure_current()
+        assert current.generation is not None
+        return current.live_ids(), current.generation
+    finally:
+        index.close()
+        catalog.close()
 
 
 def _chroma_state(state: Path) -> dict[str, Any]:

@@ -287,11 +287,16 @@ async def test_the_index_survives_a_restart(settings: Settings, sample_project: 
 async def test_a_corrupted_keyword_index_is_rebuilt(settings: Settings, sample_project: Path, tmp_path: Path) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))
-    keyword_dir = tmp_path / "index" / "keyword"
-    (keyword_dir / "chunks.json").write_text("{not json", encoding="utf-8")
+    snapshot = tmp_path / "index" / "keyword" / "snapshot.npz"
+    assert snapshot.is_file()
+    snapshot.write_bytes(b"{not a snapshot" * 10)
     async with open_service(settings) as svc:
         hits = (await svc.keyword_search("DatabasePool", top_k=1)).hits
     assert _files(hits) == ["src/db/connection.py"]
+    shutil.rmtree(snapshot.parent)  # gone entirely: rebuilt too
+    async with open_service(settings) as svc:
+        hits = (await svc.keyword_search("DatabasePool", top_k=1)).hits
+    assert _files(hits) == ["src/db/connection.py"] and snapshot.is_file()
 
 
 async def test_opening_an_index_with_another_model_is_refused_until_rebuilt(
