@@ -24,7 +24,13 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
-from agent_brain_mcp.backends.pg_schema import SchemaParams, vector_index_ddl
+from agent_brain_mcp.backends.pg_schema import (
+    CHUNKS_TERM,
+    LEXEMES_TERM,
+    SchemaParams,
+    term_counts_sql,
+    vector_index_ddl,
+)
 from agent_brain_mcp.config import PostgresSettings, Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError, IndexBusyError
@@ -117,6 +123,13 @@ def _like_prefix(prefix: str) -> str:
 def migrations_dir() -> Path:
     import importlib.util
 
+    import agent_brain_mcp
+
+    # A source checkout (on PYTHONPATH, or installed editable) uses its own revisions, never the ones
+    # an editable install of another checkout maps ``agent_brain_mcp.migrations`` to.
+    checkout = Path(agent_brain_mcp.__file__).resolve().parent.parent
+    if (checkout / "alembic.ini").is_file() and (checkout / "migrations" / "env.py").is_file():
+        return checkout / "migrations"
     spec = importlib.util.find_spec("agent_brain_mcp.migrations")
     if spec is None or spec.origin is None:
         raise BackendUnavailableError("the package's migrations are missing: reinstall agent-brain-mcp")
@@ -349,7 +362,7 @@ class PostgresBackend(Backend):
                 # Only ever reached on an empty index (a rebuild): retype the column, rebuild the index.
                 new = SchemaParams(p.table, identity.dimension, p.hnsw_m, p.hnsw_ef_construction)
                 await conn.execute(text(f"DROP INDEX IF EXISTS {p.chunks}_embedding_hnsw"))
-                await conn.execute(text(f"TRUNCATE {p.chunks}"))
+                await conn.execute(text(f"TRUNCATE {p.chunks}, {p.terms}"))
                 await conn.execute(text(f"ALTER TABLE {p.chunks} ALTER COLUMN embedding TYPE vector({new.dimension})"))
                 await conn.execute(text(vector_index_ddl(new)))
                 self._params = new
@@ -383,7 +396,7 @@ class PostgresBackend(Backend):
         from sqlalchemy import text
 
         async with self._conn(write=True) as conn:
-            await conn.execute(text(f"TRUNCATE {p.chunks}, {p.files}, {p.roots}, {p.meta}"))
+            await conn.execute(text(f"TRUNCATE {p.chunks}, {p.files}, {p.roots}, {p.meta}, {p.terms}"))
 
     # -- manifest and writes ----------------------------------------------------------------------
     async def roots(self) -> list[str]:
@@ -430,9 +443,12 @@ class PostgresBackend(Backend):
             await conn.execute(
                 text(f"INSERT INTO {p.roots} (root) VALUES (:root) ON CONFLICT (root) DO NOTHING"), {"root": root}
             )
-            await conn.execute(
-                text(f"DELETE FROM {p.chunks} WHERE root = :root AND rel_path = ANY(:paths)"),
-                {"root": root, "paths": [w.record.rel_path for w in writes]},
+            paths = [w.record.rel_path for w in writes]
+            # The files' old chunks, and any row that holds one of the new ids (normally none).
+            await self._delete_chunks(
+                conn,
+                "(root = :root AND rel_path = ANY(:paths)) OR node_id = ANY(:ids)",
+                {"root": root, "paths": paths, "ids": [r["node_id"] for r in chunk_rows]},
             )
             if chunk_rows:
                 await conn.execute(
@@ -447,6 +463,15 @@ class PostgresBackend(Backend):
                         "language = excluded.language, symbol = excluded.symbol, search_tokens = excluded.search_tokens"
                     ),
                     chunk_rows,
+                )
+                await conn.execute(
+                    text(
+                        f"WITH added AS (SELECT text_search_tsv FROM {p.chunks} "
+                        "WHERE root = :root AND rel_path = ANY(:paths)) "
+                        f"INSERT INTO {p.terms} (term, df) {term_counts_sql(p, 'added')} "
+                        f"ON CONFLICT (term) DO UPDATE SET df = {p.terms}.df + excluded.df"
+                    ),
+                    {"root": root, "paths": paths},
                 )
             await conn.execute(
                 text(
@@ -486,29 +511,53 @@ class PostgresBackend(Backend):
         p = self.params
         async with self._conn(write=True) as conn:
             args = {"root": root, "paths": list(rel_paths)}
-            removed = await conn.execute(
-                text(f"DELETE FROM {p.chunks} WHERE root = :root AND rel_path = ANY(:paths)"), args
-            )
+            removed = await self._delete_chunks(conn, "root = :root AND rel_path = ANY(:paths)", args)
             await conn.execute(text(f"DELETE FROM {p.files} WHERE root = :root AND rel_path = ANY(:paths)"), args)
-            return int(removed.rowcount or 0)
+            return removed
 
     async def remove_root(self, root: str) -> int:
         from sqlalchemy import text
 
         p = self.params
         async with self._conn(write=True) as conn:
-            removed = await conn.execute(text(f"DELETE FROM {p.chunks} WHERE root = :root"), {"root": root})
+            removed = await self._delete_chunks(conn, "root = :root", {"root": root})
             await conn.execute(text(f"DELETE FROM {p.files} WHERE root = :root"), {"root": root})
             await conn.execute(text(f"DELETE FROM {p.roots} WHERE root = :root"), {"root": root})
-            return int(removed.rowcount or 0)
+            return removed
+
+    async def _delete_chunks(self, conn: Any, where: str, args: dict[str, Any]) -> int:
+        """Delete the chunks ``where`` selects and take them out of the document frequencies (one
+        statement, in the caller's transaction); returns how many were deleted."""
+        from sqlalchemy import text
+
+        p = self.params
+        result = await conn.execute(
+            text(
+                f"WITH gone AS (DELETE FROM {p.chunks} WHERE {where} RETURNING text_search_tsv), "
+                f"counted AS ({term_counts_sql(p, 'gone')}), "
+                f"updated AS (UPDATE {p.terms} t SET df = t.df - c.df FROM counted c WHERE t.term = c.term) "
+                f"SELECT df FROM counted WHERE term = '{CHUNKS_TERM}'"
+            ),
+            args,
+        )
+        return int(result.scalar_one())
 
     async def finish_run(self, root: str) -> None:
-        await self._exec(
-            f"INSERT INTO {self.params.roots} (root, last_indexed) VALUES (:root, now()) "
-            "ON CONFLICT (root) DO UPDATE SET last_indexed = excluded.last_indexed",
-            {"root": root},
-            write=True,
-        )
+        from sqlalchemy import text
+
+        p = self.params
+        async with self._conn(write=True) as conn:
+            await conn.execute(
+                text(
+                    f"INSERT INTO {p.roots} (root, last_indexed) VALUES (:root, now()) "
+                    "ON CONFLICT (root) DO UPDATE SET last_indexed = excluded.last_indexed"
+                ),
+                {"root": root},
+            )
+            # Lexemes no chunk holds any more (their rows are kept at 0 by the writes until now).
+            await conn.execute(
+                text(f"DELETE FROM {p.terms} WHERE df <= 0 AND term NOT IN ('{CHUNKS_TERM}', '{LEXEMES_TERM}')")
+            )
 
     async def stats(self) -> list[RootStats]:
         p = self.params
