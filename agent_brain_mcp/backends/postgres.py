@@ -719,8 +719,8 @@ class PostgresBackend(Backend):
         frequencies, then run ``statement(plan)``: one connection, one transaction.
 
         The lookup also turns sequential scans off for the rest of the transaction: a sequential scan
-        tests ``@@`` by detoasting every row's tsvector (~20 us a row), which the planner does not
-        count, and with a ``LIMIT`` it prefers one to the GIN index even for a lexeme most rows hold.
+        tests ``@@`` on every row it reads (~20 us a row whose tsvector is in TOAST, as before revision
+        0002), which the planner does not count, and under a ``LIMIT`` it chose one over the GIN index.
         """
         from sqlalchemy import text
 
