@@ -31,15 +31,11 @@ def reciprocal_rank_fusion(
 
     ``alpha=1`` is pure vector order, ``alpha=0`` pure keyword order. Ties keep vector order.
     """
-    fused: dict[str, ScoredChunk] = {}
+    ranked: dict[str, ScoredChunk] = {}
     for rank, hit in enumerate(vector, start=1):
-        fused[hit.id] = replace(hit, score=alpha / (k + rank), vector_rank=rank, keyword_rank=None)
+        ranked[hit.id] = replace(hit, vector_rank=rank, keyword_rank=None)
     for rank, hit in enumerate(keyword, start=1):
-        part = (1.0 - alpha) / (k + rank)
-        if hit.id in fused:
-            prev = fused[hit.id]
-            fused[hit.id] = replace(prev, score=prev.score + part, keyword_rank=rank)
-        else:
-            fused[hit.id] = replace(hit, score=part, vector_rank=None, keyword_rank=rank)
-    order = sorted(fused.values(), key=lambda h: -h.score)
+        ranked[hit.id] = replace(ranked.get(hit.id) or replace(hit, vector_rank=None), keyword_rank=rank)
+    fused = [replace(h, score=rrf_score(h.vector_rank, h.keyword_rank, alpha, k)) for h in ranked.values()]
+    order = sorted(fused, key=lambda h: -h.score)
     return [h for h in order if h.score > 0][:top_k]

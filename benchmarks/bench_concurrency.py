@@ -25,39 +25,21 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from bench_scale import pct  # noqa: E402
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
-from support import child_env, server_command, world_readable_tmpdir, write_config  # noqa: E402
+from support import child_env, generate_modules, server_command, world_readable_tmpdir, write_config  # noqa: E402
 
 SEMANTIC = ["wait longer after each failed try", "pool of database connections", "handle message kind"]
 KEYWORD = ["retry_with_backoff payment", "handler_17_3 shard", "DatabasePool acquire"]
 
 
 def generate(root: Path, count: int) -> None:
-    for i in range(count):
-        lines = [f'"""Generated module {i}: handlers for queue shard {i % 17}."""', ""]
-        for k in range(6):
-            lines += [
-                "",
-                f"def handler_{i}_{k}(message, retries={k}):",
-                f'    """Handle message kind {k} of shard {i}, retrying up to {k} times."""',
-                "    for attempt in range(retries + 1):",
-                f"        if message.get('kind') == {k}:",
-                f"            return {{'shard': {i}, 'attempt': attempt}}",
-                "    return None",
-            ]
-        path = root / "src" / f"pkg{i // 100}" / f"module_{i}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    generate_modules(root, count, "src")
     (root / "src" / "payments.py").write_text(
         "def retry_with_backoff(payment, attempts=5):\n    '''Retry a payment, waiting longer each time.'''\n",
         encoding="utf-8",
     )
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def burst(session: ClientSession, n: int) -> dict[str, Any]:

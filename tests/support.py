@@ -198,3 +198,23 @@ def world_readable_tmpdir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     return path
+
+
+def generate_modules(root: Path, count: int, folder: str = "generated_src") -> None:
+    """Small Python modules, each with a few distinct functions (a few chunks apiece)."""
+    for i in range(count):
+        lines = [f'"""Generated module {i}: handlers for queue shard {i % 17}."""', ""]
+        for k in range(6):
+            lines += [
+                "",
+                f"def handler_{i}_{k}(message, retries={k}):",
+                f'    """Handle message kind {k} of shard {i}, retrying up to {k} times."""',
+                "    for attempt in range(retries + 1):",
+                f"        if message.get('kind') == {k}:",
+                f"            return {{'shard': {i}, 'attempt': attempt}}",
+                "    return None",
+                "",
+            ]
+        path = root / folder / f"pkg{i // 100}" / f"module_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")

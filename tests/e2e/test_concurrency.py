@@ -10,33 +10,13 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from support import child_env, server_command, write_config
+from support import child_env, generate_modules, server_command, write_config
 
 pytestmark = pytest.mark.anyio
 
 GENERATED_FILES = 600
 BURST = 100  # half `search`, half `hybrid_search`
 BURST_BOUND_S = 60.0
-
-
-def _generate(root: Path, count: int) -> None:
-    """Small Python modules, each with a few distinct functions (a few chunks apiece)."""
-    for i in range(count):
-        lines = [f'"""Generated module {i}: handlers for queue shard {i % 17}."""', ""]
-        for k in range(6):
-            lines += [
-                "",
-                f"def handler_{i}_{k}(message, retries={k}):",
-                f'    """Handle message kind {k} of shard {i}, retrying up to {k} times."""',
-                "    for attempt in range(retries + 1):",
-                f"        if message.get('kind') == {k}:",
-                f"            return {{'shard': {i}, 'attempt': attempt}}",
-                "    return None",
-                "",
-            ]
-        path = root / "generated_src" / f"pkg{i // 100}" / f"module_{i}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _job(status: dict[str, Any], job_id: str) -> dict[str, Any]:
@@ -47,7 +27,7 @@ def _job(status: dict[str, Any], job_id: str) -> dict[str, Any]:
 async def test_burst_of_concurrent_searches_during_background_reindex(
     backend: str, sample_project: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    _generate(sample_project, GENERATED_FILES)
+    generate_modules(sample_project, GENERATED_FILES)
     postgres = None
     if backend == "postgresql":
         postgres = {"url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
