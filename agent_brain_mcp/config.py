@@ -84,6 +84,10 @@ class IndexingSettings(_Strict):
     exclude: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     use_gitignore: bool = True
+    # Data markup (SVG, ...), lock files and generated files are skipped unless this is false or
+    # they match ``index_anyway`` (see indexing/filetypes.py).
+    skip_data_files: bool = True
+    index_anyway: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_overlap(self) -> IndexingSettings:

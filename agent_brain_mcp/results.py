@@ -12,6 +12,11 @@ def _lines(hit: ScoredChunk) -> dict[int, str]:
     return dict(zip(range(hit.start_line, hit.end_line + 1), hit.text.split("\n"), strict=False))
 
 
+def _one_line_each(hit: ScoredChunk) -> bool:
+    """Its text has a line per line of its span (not so for a notebook cell stored as one JSON string)."""
+    return hit.text.count("\n") == hit.end_line - hit.start_line
+
+
 def _min_rank(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
@@ -41,7 +46,13 @@ def merge_adjacent(hits: list[ScoredChunk]) -> list[ScoredChunk]:
     for hit in hits:
         for i, kept in enumerate(merged):
             same_file = kept.root == hit.root and kept.rel_path == hit.rel_path
-            if same_file and hit.start_line <= kept.end_line + 1 and kept.start_line <= hit.end_line + 1:
+            if (
+                same_file
+                and _one_line_each(hit)
+                and _one_line_each(kept)
+                and hit.start_line <= kept.end_line + 1
+                and kept.start_line <= hit.end_line + 1
+            ):
                 merged[i] = _merge_two(kept, hit)
                 break
         else:
@@ -80,6 +91,7 @@ def fit_budget(hits: list[ScoredChunk], max_chars: int) -> tuple[list[ScoredChun
             size += len(line) + (1 if kept else 0)
             kept.append(line)
         if kept:
-            out.append(replace(hit, text="\n".join(kept), end_line=hit.start_line + len(kept) - 1))
+            end_line = min(hit.end_line, hit.start_line + len(kept) - 1)
+            out.append(replace(hit, text="\n".join(kept), end_line=end_line))
         return out, True
     return out, False

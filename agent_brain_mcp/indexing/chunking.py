@@ -2,16 +2,16 @@
 
 Code in a language tree-sitter knows is cut along its syntax (see ``code_chunker``: one chunk per
 definition where the limits allow, the enclosing definitions as the chunk's symbol); markdown at
-headings (the heading trail becomes the symbol); everything else, and whatever is still too big,
+headings (the heading trail becomes the symbol); Jupyter notebooks by cell (see ``notebooks``); everything else, and whatever is still too big,
 into windows of lines that prefer to end at a blank line or before a top-level statement, with overlap.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from agent_brain_mcp.indexing import code_chunker
+from agent_brain_mcp.indexing import code_chunker, notebooks
 from agent_brain_mcp.indexing.languages import MARKDOWN
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")  # closing #s need a space before them: "## C#"
@@ -24,6 +24,7 @@ class Chunk:
     start_line: int
     end_line: int
     symbol: str | None = None
+    language: str | None = None  # when it differs from the file's (a notebook's cells)
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,29 @@ def chunk_text(text: str, language: str, limits: ChunkLimits) -> list[Chunk]:
         return []
     if language == MARKDOWN:
         return _chunk_markdown(lines, limits)
+    if language == notebooks.NOTEBOOK:
+        try:
+            return _chunk_notebook(notebooks.parse(text), limits)
+        except notebooks.NotANotebook:
+            pass  # not notebook JSON after all: read it as plain text
     if language in code_chunker.CODE_LANGUAGES:
         segments = code_chunker.segments(lines, language, limits)
         if segments is not None:
             return _from_segments(lines, segments, limits)
     return _windows(lines, 0, limits, None)
+
+
+def _chunk_notebook(notebook: notebooks.Notebook, limits: ChunkLimits) -> list[Chunk]:
+    """Each cell chunked as its own language, relocated to the lines of the .ipynb that hold it."""
+    chunks: list[Chunk] = []
+    for cell in notebook.cells:
+        language = notebooks.cell_language(notebook, cell)
+        for chunk in chunk_text("\n".join(cell.lines), language, limits):
+            start, end = notebooks.relocate(chunk.start_line, chunk.end_line, cell)
+            label = f"cell {cell.number}"
+            symbol = f"{label} / {chunk.symbol}" if chunk.symbol else label
+            chunks.append(replace(chunk, start_line=start, end_line=end, symbol=symbol, language=language))
+    return chunks
 
 
 def _from_segments(lines: list[str], segments: list[code_chunker.Segment], limits: ChunkLimits) -> list[Chunk]:

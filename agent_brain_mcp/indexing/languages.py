@@ -20,7 +20,7 @@ _BY_SUFFIX: dict[str, str] = {
     ".md": "markdown", ".markdown": "markdown", ".mdx": "markdown", ".rst": "rst", ".txt": "text",
     ".adoc": "asciidoc", ".tex": "latex",
     ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".ini": "ini", ".cfg": "ini",
-    ".xml": "xml", ".csv": "csv", ".env": "dotenv",
+    ".xml": "xml", ".csv": "csv", ".env": "dotenv", ".ipynb": "jupyter",
 }  # fmt: skip
 
 _BY_NAME: dict[str, str] = {

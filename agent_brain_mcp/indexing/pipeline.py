@@ -21,6 +21,7 @@ from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import EmbeddingError
 from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text
+from agent_brain_mcp.indexing.filetypes import HOW_TO_INDEX_ANYWAY, SKIP_KINDS, FileTypePolicy
 from agent_brain_mcp.indexing.languages import detect_language
 from agent_brain_mcp.indexing.reader import SkipFile, read_text
 from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
@@ -32,7 +33,7 @@ ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
 # Bump whenever chunking or keyword tokenising changes what is stored: a root indexed by another
 # version is then re-chunked and re-embedded on its next run instead of silently mixing formats.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"  # 5: notebooks by cell; data and generated files skipped
 
 _MAX_LISTED_SKIPS = 50
 _QUEUE_FILES = 64
@@ -74,6 +75,8 @@ class Indexer:
         self._settings = settings
         self._limits = ChunkLimits(settings.chunk_lines, settings.chunk_overlap_lines, settings.chunk_chars)
         self._flush_chunks = max(embedder.batch_size * 4, 64)
+        keep = compile_globs(settings.index_anyway, "indexing.index_anyway")
+        self._filetypes = FileTypePolicy(settings.skip_data_files, keep.match_file if keep else None)
 
     async def run(
         self,
@@ -103,7 +106,7 @@ class Indexer:
             candidates = list(walker.single_file(target, root, run.report))
         else:
             candidates = await asyncio.to_thread(lambda: list(walker.walk(root, run.report, target)))
-        candidates = [c for c in candidates if in_scope(c.rel_path)]
+        candidates = [c for c in candidates if in_scope(c.rel_path) and self._filetypes.wanted(c.rel_path, run.report)]
         manifest = {k: v for k, v in (await self._backend.file_records(root_key, scope)).items() if in_scope(k)}
         await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
 
@@ -135,7 +138,8 @@ class Indexer:
             prepared.skip_reason = str(exc)
             return prepared
         prepared.sha256 = text.sha256
-        if old is None or old.sha256 != text.sha256 or force:
+        prepared.skip_reason = self._filetypes.skip_by_content(cand.rel_path, text.text)
+        if prepared.skip_reason is None and (old is None or old.sha256 != text.sha256 or force):
             prepared.chunks = chunk_text(text.text, prepared.language, self._limits)
         return prepared
 
@@ -205,7 +209,7 @@ class Indexer:
                         ordinal=ordinal,
                         start_line=chunk.start_line,
                         end_line=chunk.end_line,
-                        language=p.language,
+                        language=chunk.language or p.language,
                         symbol=chunk.symbol,
                         text=chunk.text,
                         search_text=search_text,
@@ -253,6 +257,9 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         f"{removed} removed, {len(run.report.skipped)} skipped in {seconds:.1f}s. "
         f"The index now holds {total_files} files / {total_chunks} chunks under {run.root}."
     )
+    not_read = sum(reasons[k] for k in SKIP_KINDS)
+    if not_read:
+        summary += f" {not_read} of the skipped files are data or generated: {HOW_TO_INDEX_ANYWAY}."
     if total_chunks == 0:
         summary += " Nothing searchable was found: check the path and the include/exclude globs."
     return IndexResult(

@@ -101,6 +101,8 @@ indexing:
   exclude: ["*.gen.py", "fixtures/"]
   include: ["src/**"]
   use_gitignore: false
+  skip_data_files: false
+  index_anyway: ["*.svg"]
 security:
   allowed_roots:
   - /srv/shared-docs

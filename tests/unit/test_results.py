@@ -84,3 +84,12 @@ def test_a_hit_whose_first_line_does_not_fit_is_left_out() -> None:
     hits = [hit("a.py", 1, 1, 0.9), hit("bbbbbbbbbbbbbbbb.py", 1, 5, 0.8)]
     kept, cut = fit_budget(hits, len(hits[0].text) + 3)
     assert [h.rel_path for h in kept] == ["a.py"] and cut
+
+
+def test_chunks_whose_text_has_more_lines_than_their_span_are_never_merged_or_mangled() -> None:
+    """A notebook cell stored as one JSON string: all its chunks sit on one line of the .ipynb."""
+    cell_a = ScoredChunk("n-0", "/r", "nb.ipynb", 7, 7, "python", "cell 1", "x = 1\ny = 2", 0.9, 1, None)
+    cell_b = ScoredChunk("n-1", "/r", "nb.ipynb", 7, 7, "python", "cell 1", "z = 3\nw = 4", 0.8, 2, None)
+    assert [h.text for h in merge_adjacent([cell_a, cell_b])] == ["x = 1\ny = 2", "z = 3\nw = 4"]
+    [cut], truncated = fit_budget([cell_a], 6)
+    assert truncated and (cut.text, cut.start_line, cut.end_line) == ("x = 1", 7, 7)
