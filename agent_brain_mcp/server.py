@@ -9,13 +9,14 @@ from typing import Annotated, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agent_brain_mcp import __version__
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, SearchResult
+from agent_brain_mcp.render import render_search, tool_result
 from agent_brain_mcp.runtime import Runtime
 from agent_brain_mcp.service import RetrievalService
 
@@ -47,7 +48,8 @@ SEARCH_DOC = (
     "Semantic search: finds code and docs by meaning, even when they use other words than the query. "
     "Best for conceptual questions ('how are failed requests retried'). For exact identifiers, error "
     "strings or mixed queries prefer hybrid_search; for an exhaustive list of one literal string use grep. "
-    "Hits give file_path (relative to root), start_line/end_line and the text."
+    "Hits give file_path (relative to root), start_line/end_line and the text; the text content is Markdown "
+    "(a header line per hit, then its code fenced)."
 )
 HYBRID_DOC = (
     "The default search: semantic and keyword (BM25) rankings fused by reciprocal rank. Finds exact names "
@@ -156,9 +158,10 @@ def build_server(settings: Settings) -> MCPServer:
         path_prefix: PathPrefix = None,
         language: Language = None,
         max_chars: MaxChars = None,
-    ) -> SearchResult:
+    ) -> Annotated[CallToolResult, SearchResult]:
         """Semantic search (see SEARCH_DOC)."""
-        return await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language, max_chars))
+        result = await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language, max_chars))
+        return tool_result(result, render_search(result))
 
     @mcp.tool(description=HYBRID_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def hybrid_search(
@@ -172,9 +175,10 @@ def build_server(settings: Settings) -> MCPServer:
             Field(ge=0.0, le=1.0, description="Weight of the semantic side: 1 = meaning only, 0 = keywords only"),
         ] = None,
         max_chars: MaxChars = None,
-    ) -> SearchResult:
+    ) -> Annotated[CallToolResult, SearchResult]:
         """Hybrid search (see HYBRID_DOC)."""
-        return await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha, max_chars))
+        result = await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha, max_chars))
+        return tool_result(result, render_search(result))
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def index_status(ctx: Context) -> IndexStatus:

@@ -1,0 +1,88 @@
+"""The text content agents read: compact Markdown instead of pretty-printed JSON.
+
+A search result becomes one short first line (mode, hit count, index size, the root when all hits
+share one, truncation), then per hit a header ``path:start-end  symbol  (vector #r, keyword #r)``
+and the chunk's text in a fenced block tagged with its language. The fence is longer than any run
+of backticks in the text, so nothing inside is escaped. ``structuredContent`` carries the same
+result as JSON for clients that parse it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from agent_brain_mcp.models import SearchHit, SearchResult
+
+_BACKTICKS = re.compile(r"`+")
+_FENCE_LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
+
+
+def tool_result(structured: BaseModel, text: str) -> CallToolResult:
+    """A tool result whose text is ``text`` and whose ``structuredContent`` is the model, unchanged."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=structured.model_dump(mode="json", by_alias=True),
+    )
+
+
+def fence(text: str, language: str = "") -> str:
+    """``text`` in a fenced block that no backtick run inside it can close."""
+    longest = max((len(m.group(0)) for m in _BACKTICKS.finditer(text)), default=0)
+    marker = "`" * max(3, longest + 1)
+    return f"{marker}{_FENCE_LANGUAGE.sub('', language)}\n{text}\n{marker}"  # a trailing blank line stays one
+
+
+def ranks(vector_rank: int | None, keyword_rank: int | None, score: float | None = None) -> str:
+    """``(vector #1, keyword #3)``: which side found a hit; ``score`` too when the ranks do not imply it."""
+    parts = [f"vector #{vector_rank}"] if vector_rank is not None else []
+    if keyword_rank is not None:
+        parts.append(f"keyword #{keyword_rank}")
+    if score is not None:
+        parts.append(f"score {score:.3g}")
+    return f"({', '.join(parts)})"
+
+
+def location(path: str, start_line: int, end_line: int) -> str:
+    return f"{path}:{start_line}" if start_line == end_line else f"{path}:{start_line}-{end_line}"
+
+
+def _hit_path(hit: SearchHit, one_root: bool) -> str:
+    if one_root:
+        return hit.file_path
+    return f"{hit.root.rstrip('/')}/{hit.file_path}"
+
+
+def render_hit(hit: SearchHit, one_root: bool = True, with_score: bool = True) -> str:
+    """One hit: its header line, then its text fenced with its language."""
+    header = location(_hit_path(hit, one_root), hit.start_line, hit.end_line)
+    if hit.symbol:
+        header += f"  {hit.symbol}"
+    header += f"  {ranks(hit.vector_rank, hit.keyword_rank, hit.score if with_score else None)}"
+    return f"{header}\n{fence(hit.text, hit.language)}"
+
+
+def _summary(result: SearchResult, roots: Sequence[str]) -> str:
+    noun = "hit" if len(result.hits) == 1 else "hits"
+    line = f"{result.mode} search: {len(result.hits)} {noun} of {result.chunks_in_index} indexed chunks"
+    if len(roots) == 1:
+        line += f", paths relative to {roots[0]}"
+    if result.truncated:
+        line += ". Truncated by max_chars: the last hit is cut or some are left out (raise max_chars for more)"
+    return line + "."
+
+
+def render_search(result: SearchResult) -> str:
+    """A whole search result as Markdown (see the module docstring)."""
+    roots = list(dict.fromkeys(h.root for h in result.hits))
+    blocks = [_summary(result, roots)]
+    if not result.hits:
+        blocks.append("No hits: try other words, hybrid_search for exact names, or check index_status.")
+    # A hybrid score is the fused score of the two ranks shown (weights in the first line's mode):
+    # it adds nothing an agent can use, while a cosine similarity says how close a lone vector hit is.
+    with_score = result.mode != "hybrid"
+    blocks.extend(render_hit(hit, len(roots) <= 1, with_score) for hit in result.hits)
+    return "\n\n".join(blocks) + "\n"
