@@ -110,6 +110,7 @@ def parse(text: str) -> Notebook:
     scan = _Scanner(text)
     found: list[tuple[dict[str, Any], list[tuple[str, int]]]] = []
     metadata: dict[str, Any] = {}
+    has_cells = False
 
     def cell_member(fields: dict[str, Any], pieces: list[tuple[str, int]]) -> Callable[[str, int], int]:
         def on_member(key: str, i: int) -> int:
@@ -130,7 +131,9 @@ def parse(text: str) -> Notebook:
         return end
 
     def on_top(key: str, i: int) -> int:
+        nonlocal has_cells
         if key == "cells":
+            has_cells = True
             return scan.items(i, on_cell)
         value, end = scan.value(i)
         if key == "metadata" and isinstance(value, dict):
@@ -141,6 +144,8 @@ def parse(text: str) -> Notebook:
         scan.members(0, on_top)
     except (IndexError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotANotebook(str(exc)) from None
+    if not has_cells:  # nbformat 3 keeps cells under worksheets: read such a file as plain text
+        raise NotANotebook("no top-level 'cells' list")
     cells = [
         Cell(n, fields["cell_type"], *_source_lines(pieces))
         for n, (fields, pieces) in enumerate(found, start=1)

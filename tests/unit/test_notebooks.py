@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,18 @@ def test_the_code_cells_language_comes_from_the_notebook_metadata() -> None:
 def test_text_that_is_not_notebook_json_is_chunked_as_plain_text() -> None:
     chunks = chunk_text("not json at all\nsecond line\n", "jupyter", LIMITS)
     assert [(c.start_line, c.end_line, c.symbol, c.language) for c in chunks] == [(1, 2, None, None)]
+    old_format = json.dumps({"worksheets": [{"cells": [{"input": ["x = 1"]}]}], "nbformat": 3}, indent=1)
+    assert "x = 1" in "".join(c.text for c in chunk_text(old_format, "jupyter", LIMITS))
+    broken = json.dumps(_notebook([_cell("code", "y = 2\n")]), indent=1)[:-40]
+    assert chunk_text(broken, "jupyter", LIMITS), "a cut-off notebook is still read as text"
+
+
+def test_a_large_notebook_with_image_outputs_is_read_quickly() -> None:
+    image = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo" * 80_000}, "metadata": {}}
+    cells = [_cell("code", f"plot({i})\n", outputs=[image] if i == 0 else []) for i in range(300)]
+    text = json.dumps(_notebook(cells), indent=1)
+    assert len(text) > 800_000
+    started = time.perf_counter()
+    chunks = chunk_text(text, "jupyter", LIMITS)
+    assert time.perf_counter() - started < 2.0
+    assert len(chunks) == 300 and chunks[0].text == "plot(0)"
