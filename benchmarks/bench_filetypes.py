@@ -81,7 +81,8 @@ def main() -> None:
     details = []
     for tree in args.trees:
         started = time.perf_counter()
-        got = measure(tree.resolve())
+        tree = tree.resolve()
+        got = measure(tree)
         b, a = got["before"], got["after"]
         print(
             f"| {tree.name} | {b['files']:,} -> {a['files']:,} | {b['chunks']:,} -> {a['chunks']:,} "

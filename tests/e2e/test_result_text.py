@@ -48,6 +48,7 @@ async def test_search_results_read_as_markdown_and_keep_their_structured_content
             found = await session.call_tool(tool, {"query": query, "top_k": 3})
             assert not found.is_error, found.content
             result = SearchResult.model_validate(found.structured_content)  # the schema's shape, unchanged
+            assert found.structured_content == result.model_dump(mode="json")  # nothing added, nothing dropped
             assert result.hits and all(hit.root == root for hit in result.hits)
 
             text = found.content[0].text
