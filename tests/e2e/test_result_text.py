@@ -44,6 +44,7 @@ async def test_search_results_read_as_markdown_and_keep_their_structured_content
         assert not indexed.is_error, indexed.content
         root = sample_project.resolve().as_posix()
 
+        # The SDK client itself checks structuredContent against the outputSchema (jsonschema) on every call.
         for tool, query in (("hybrid_search", "DatabasePool acquire"), ("search", "wait longer after a failed try")):
             found = await session.call_tool(tool, {"query": query, "top_k": 3})
             assert not found.is_error, found.content
