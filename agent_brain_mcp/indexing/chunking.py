@@ -2,8 +2,9 @@
 
 Code in a language tree-sitter knows is cut along its syntax (see ``code_chunker``: one chunk per
 definition where the limits allow, the enclosing definitions as the chunk's symbol); markdown at
-headings (the heading trail becomes the symbol); Jupyter notebooks by cell (see ``notebooks``); everything else, and whatever is still too big,
-into windows of lines that prefer to end at a blank line or before a top-level statement, with overlap.
+headings (the heading trail becomes the symbol); Jupyter notebooks by cell (see ``notebooks``);
+everything else, and whatever is still too big, into windows of lines that prefer to end at a
+blank line or before a top-level statement, with overlap.
 """
 
 from __future__ import annotations
