@@ -84,6 +84,9 @@ class IndexingSettings(_Strict):
     exclude: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     use_gitignore: bool = True
+    # Private keys, .env files, cloud and registry credentials are skipped unless this is true
+    # (or an include glob names them): see indexing/secret_files.py.
+    index_secrets: bool = False
 
     @model_validator(mode="after")
     def _check_overlap(self) -> IndexingSettings:
