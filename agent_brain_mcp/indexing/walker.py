@@ -58,8 +58,7 @@ class WalkReport:
 class _Folder:
     """One folder of the walk in progress: its entries (sorted), its path and the ignore rules in force."""
 
-    def __init__(self, path: Path, rel_dir: str, entries: list[os.DirEntry[str]], specs: list[_Spec]) -> None:
-        self.path = path
+    def __init__(self, rel_dir: str, entries: list[os.DirEntry[str]], specs: list[_Spec]) -> None:
         self.rel_dir = rel_dir
         self.entries = iter(entries)
         self.specs = specs
@@ -83,7 +82,7 @@ class Walker:
         private_dirs: Sequence[Path] = (),
         secrets: SecretFilter | None = None,
     ) -> None:
-        self._private = frozenset(p.resolve() for p in private_dirs)
+        self._private = frozenset(str(p.resolve()) for p in private_dirs)
         self._defaults = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES, backend=GLOB_BACKEND)
         self._exclude = compile_globs(exclude, "exclude")
         self._include = compile_globs(include, "include")
@@ -131,8 +130,9 @@ class Walker:
                 return verdict
         return False
 
-    def _open_folder(self, root: Path, path: Path, specs: list[_Spec], report: WalkReport) -> _Folder | None:
-        rel_dir = "" if path == root else printable_path(path.relative_to(root).as_posix()) + "/"
+    def _open_folder(
+        self, root: Path, path: str, rel_dir: str, specs: list[_Spec], report: WalkReport
+    ) -> _Folder | None:
         try:
             with os.scandir(path) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -141,13 +141,14 @@ class Walker:
             return None
         ignore_file = next((e for e in entries if e.name == ".gitignore"), None)
         if self._use_gitignore and ignore_file is not None and _is_plain_ignore_file(ignore_file, rel_dir, report):
-            spec = _read_gitignore(root, path, rel_dir, report)
+            spec = _read_gitignore(root, Path(path), rel_dir, report)
             if spec is not None:
                 specs = [*specs, (rel_dir, spec)]
-        return _Folder(path, rel_dir, entries, specs)
+        return _Folder(rel_dir, entries, specs)
 
     def _walk_tree(self, root: Path, start: Path, specs: list[_Spec], report: WalkReport) -> Iterator[Candidate]:
-        first = self._open_folder(root, start, specs, report)
+        rel_start = "" if start == root else printable_path(start.relative_to(root).as_posix()) + "/"
+        first = self._open_folder(root, str(start), rel_start, specs, report)
         stack = [first] if first is not None else []
         while stack:
             folder = stack[-1]
@@ -167,8 +168,8 @@ class Walker:
             if is_dir:
                 if self._secrets.skips_folder(rel):
                     report.skip(rel + "/", SECRET_REASON)
-                elif Path(entry.path) not in self._private:
-                    child = self._open_folder(root, Path(entry.path), folder.specs, report)
+                elif entry.path not in self._private:
+                    child = self._open_folder(root, entry.path, rel + "/", folder.specs, report)
                     if child is not None:
                         stack.append(child)
                 continue

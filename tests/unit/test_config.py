@@ -101,6 +101,7 @@ indexing:
   exclude: ["*.gen.py", "fixtures/"]
   include: ["src/**"]
   use_gitignore: false
+  index_secrets: false
 security:
   allowed_roots:
   - /srv/shared-docs

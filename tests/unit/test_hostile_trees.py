@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -142,22 +143,47 @@ def test_printable_paths_keep_valid_names_and_escape_backslashes_only_in_undecod
     assert printable_path(undecodable) == "x\\\\y\\xff.py"
 
 
-def test_a_folder_1500_levels_deep_is_walked_without_recursion(root: Path) -> None:
+def test_a_folder_1500_levels_deep_is_walked_without_recursion(tmp_path: Path) -> None:
     depth = 1500
-    rel = "/".join(["d"] * depth)
-    fd = os.open(root, os.O_RDONLY)
-    try:  # build it with dir_fd: a 3 KB path is legal but tedious for pathlib
-        for _ in range(depth):
+    # tmpfs when there is one: thousands of mkdir/rmdir on a loaded disk take seconds
+    base = Path(tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else tmp_path)).resolve()
+    try:
+        fd = os.open(base, os.O_RDONLY)
+        for _ in range(depth):  # with dir_fd: a 3 KB path is legal but tedious for pathlib
             os.mkdir("d", dir_fd=fd)
             child = os.open("d", os.O_RDONLY, dir_fd=fd)
             os.close(fd)
             fd = child
         os.close(os.open("deep.py", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
-    finally:
         os.close(fd)
-    found, skipped = _walk(root)
-    assert found == [f"{rel}/deep.py"]
+        found, skipped = _walk(base)
+    finally:
+        _remove_chain(base)
+    assert found == ["/".join(["d"] * depth) + "/deep.py"]
     assert skipped == {}
+
+
+def _remove_chain(base: Path) -> None:
+    """Delete a deep chain of ``d`` folders bottom-up without recursion (shutil.rmtree recurses,
+    and pytest's clean-up of old temp folders would hit RecursionError on it)."""
+    fd = os.open(base, os.O_RDONLY)
+    depth = 0
+    while True:
+        try:
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        except FileNotFoundError:
+            break
+        os.close(fd)
+        fd, depth = child, depth + 1
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink("deep.py", dir_fd=fd)
+    for _ in range(depth):
+        parent = os.open("..", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        os.rmdir("d", dir_fd=parent)
+        fd = parent
+    os.close(fd)
+    base.rmdir()
 
 
 def test_a_dangling_symlink_is_reported_as_a_broken_symlink(root: Path) -> None:
