@@ -39,10 +39,10 @@ def _replies(proc: subprocess.Popen[bytes], count: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + REPLY_TIMEOUT_S
     while len(replies) < count:
         if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            pytest.fail(f"no reply within {REPLY_TIMEOUT_S}s; got {replies}")
+            pytest.fail(f"no reply within {REPLY_TIMEOUT_S}s; got replies to {[r.get('id') for r in replies]}")
         line = proc.stdout.readline()
         if not line:
-            pytest.fail(f"the server closed stdout; got {replies}")
+            pytest.fail(f"the server closed stdout; got replies to {[r.get('id') for r in replies]}")
         message = json.loads(line)
         if "result" in message or "error" in message:
             replies.append(message)
@@ -147,9 +147,10 @@ async def test_a_key_with_a_trailing_newline_and_a_key_in_the_base_url_never_rea
             for tool, tool_args in [("index_path", {"path": "."}), ("index_status", {})]:
                 result = await session.call_tool(tool, tool_args)
                 texts.append(json.dumps(result.model_dump(mode="json")))
-    assert "HTTP 400" in texts[0]  # the request was made (with the stripped key) and refused
     outputs = {"tool results": "\n".join(texts), "stderr": errlog.read_text(encoding="utf-8")}
     outputs["log file"] = log_file.read_text(encoding="utf-8")
     for where, text in outputs.items():
         assert API_KEY not in text, where
         assert QUERY_SECRET not in text, where
+    assert "HTTP 400" in texts[0]  # the request was made (with the stripped key) and refused
+    assert "bad key Bearer ***" in texts[0]  # what the server echoed, masked

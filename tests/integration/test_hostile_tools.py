@@ -123,13 +123,15 @@ async def test_a_second_foreground_index_path_fails_at_once_with_a_busy_error(tm
 
     async with open_service(make_settings(tmp_path / "state", project)) as service, anyio.create_task_group() as tg:
         tg.start_soon(lambda: service.index_path(".", progress=hold))
-        await entered.wait()
-        started = time.perf_counter()
-        with pytest.raises(IndexBusyError, match="in progress") as caught:
-            await service.index_path(".")
-        assert time.perf_counter() - started < 1.0
-        assert "index_status" in str(caught.value)
-        release.set()
+        try:
+            await entered.wait()
+            started = time.perf_counter()
+            with pytest.raises(IndexBusyError, match="in progress") as caught, anyio.fail_after(5):
+                await service.index_path(".")  # before: waited for the first run (forever, here)
+            assert time.perf_counter() - started < 1.0
+            assert "index_status" in str(caught.value)
+        finally:
+            release.set()
 
 
 async def test_secret_files_in_a_home_like_folder_are_skipped_and_not_searchable(tmp_path: Path) -> None:
