@@ -81,8 +81,9 @@ async def test_a_file_swapped_for_a_fifo_during_the_run_is_skipped_and_the_run_f
         assert [(s.path, s.reason.split(" (")[0]) for s in result.skipped] == [("src/victim.py", "not a regular file")]
 
 
+@pytest.mark.parametrize("backend", ["chromadb", "postgresql"])
 async def test_non_utf8_file_names_are_indexed_under_a_printable_name_and_the_result_comes_back(
-    tmp_path: Path, project: Path
+    backend: str, tmp_path: Path, project: Path, request: pytest.FixtureRequest
 ) -> None:
     folder = os.fsencode(project) + b"/caf\xe9_dir"
     os.mkdir(folder)
@@ -90,7 +91,11 @@ async def test_non_utf8_file_names_are_indexed_under_a_printable_name_and_the_re
         fh.write(b"def naive_unicode_handler():\n    return 'ok'\n")
     with open(os.fsencode(project) + b"/logo_\xe9.png", "wb") as fh:
         fh.write(b"\x89PNG\r\n")
-    async with Client(build_server(make_settings(tmp_path / "state", project))) as client:
+    settings = make_settings(tmp_path / "state", project)
+    if backend == "postgresql":
+        pg = {"pg_url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
+        settings = make_settings(tmp_path / "state", project, backend="postgresql", **pg)
+    async with Client(build_server(settings)) as client:
         result = await client.call_tool("index_path", {"path": "."})
         assert not result.is_error, _text(result)
         assert result.structured_content["files_indexed"] == 2
