@@ -186,6 +186,8 @@ def error_reply(exc: Exception) -> dict[str, Any] | None:
         return _error(None, PARSE_ERROR, "Parse error: the line is not valid JSON")
     if not isinstance(message, dict):
         return _error(None, INVALID_REQUEST, "Invalid request: expected a JSON-RPC object")
+    if "result" in message or "error" in message:
+        return None  # a reply of the client's own: never answered
     request_id = message.get("id")
     if not isinstance(request_id, str | int) or isinstance(request_id, bool):
         return None if "method" in message else _error(None, INVALID_REQUEST, "Invalid request: no usable id")
@@ -205,6 +207,13 @@ def _raw_input(exc: Exception) -> Any:
         if errors:
             return errors[0].get("input")
     return None
+
+
+def _describe(exc: Exception) -> str:
+    """ "Invalid JSON: lone leading surrogate in hex escape at line 1 column 100", not pydantic's banner."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        return str(exc.errors()[0]["msg"])
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _error(request_id: str | int | None, code: int, message: str) -> dict[str, Any]:
@@ -228,7 +237,7 @@ async def guarded_stdio() -> AsyncIterator[tuple[Any, Any]]:
                     reply = error_reply(item)
                     log.warning(
                         "unreadable message on stdin (%s)%s",
-                        redact(str(item).splitlines()[0] if str(item) else type(item).__name__),
+                        redact(_describe(item)),
                         f": answered with JSON-RPC error {reply['error']['code']}" if reply else "",
                     )
                     if reply is not None:
