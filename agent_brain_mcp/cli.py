@@ -18,6 +18,7 @@ from pathlib import Path
 from agent_brain_mcp import __version__
 from agent_brain_mcp.config import CONFIG_ENV, Settings, config_path, load_settings
 from agent_brain_mcp.errors import AgentBrainError, ConfigError
+from agent_brain_mcp.redaction import RedactingFilter, register_configured_secrets
 
 log = logging.getLogger("agent_brain_mcp")
 
@@ -159,7 +160,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:  # already formatted (and redacted) by the RedactingFilter
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
@@ -181,6 +184,7 @@ def setup_logging(
         handlers.append(file_handler)
     for handler in handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(RedactingFilter())
     lowest = min(h.level for h in handlers)
     logging.basicConfig(level=lowest, handlers=handlers, force=True)
     for noisy in ("chromadb", "httpx", "onnxruntime", "bm25s"):
@@ -231,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"agent-brain-mcp: {exc}\n")
         return 2
+    register_configured_secrets(settings)
     human = command in HUMAN_COMMANDS
     configured = args.log_level or settings.logging.level
     log_file = args.log_file or (settings.resolve(settings.logging.file) if settings.logging.file else None)
@@ -253,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet and not os.environ.get("AGENT_BRAIN_QUIET"):
         sys.stderr.write(_banner(settings, source))
         sys.stderr.flush()
+    import anyio
+
+    from agent_brain_mcp.mcp_guard import serve_stdio
     from agent_brain_mcp.server import build_server
 
-    build_server(settings).run()
+    anyio.run(serve_stdio, build_server(settings))
     return 0

@@ -88,6 +88,9 @@ class IndexingSettings(_Strict):
     # they match ``index_anyway`` (see indexing/filetypes.py).
     skip_data_files: bool = True
     index_anyway: list[str] = Field(default_factory=list)
+    # Private keys, .env files, cloud and registry credentials are skipped unless this is true
+    # (or an include glob names them): see indexing/secret_files.py.
+    index_secrets: bool = False
 
     @model_validator(mode="after")
     def _check_overlap(self) -> IndexingSettings:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class AgentBrainError(Exception):
-    """Base class: the message is shown to the agent as it is."""
+    """Base class: the message is shown to the agent as it is, with configured secrets masked."""
+
+    def __str__(self) -> str:
+        from agent_brain_mcp.redaction import redact
+
+        return redact(super().__str__())
 
 
 class ConfigError(AgentBrainError):

@@ -15,6 +15,7 @@ import time
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError
+from agent_brain_mcp.redaction import register_configured_secrets
 from agent_brain_mcp.service import RetrievalService
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ async def build_service(settings: Settings, embedder: EmbeddingProvider | None =
     from agent_brain_mcp.embeddings.factory import create_embedding_provider
 
     started = time.perf_counter()
+    register_configured_secrets(settings)
     embedder = embedder or create_embedding_provider(settings.embedding)
     backend = create_backend(settings)
     load = asyncio.create_task(asyncio.to_thread(embedder.load))

@@ -15,6 +15,7 @@ from pydantic import Field
 from agent_brain_mcp import __version__
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
+from agent_brain_mcp.mcp_guard import GuardedServer
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, SearchResult
 from agent_brain_mcp.render import render_search, tool_result
 from agent_brain_mcp.runtime import Runtime
@@ -37,8 +38,10 @@ INDEX_DOC = (
     "call again after edits. Respects .gitignore files; skips binaries, dependencies, build output and "
     "oversized files (reported with reasons). Call it once before the first search. For a large repository "
     "pass background=true: it returns at once with a job_id; index_status shows the job's progress and "
-    "cancel_indexing stops it. One indexing run per index at a time (across processes too): a second one "
-    "fails with a clear 'busy' error instead of queueing; searches keep working during a run."
+    "cancel_indexing stops it. One indexing run per index at a time: a second call in this server fails at "
+    "once with a 'busy' error (it does not queue); a run in another process is waited for up to 30 s, then "
+    "'busy'. Searches keep working during a run. Secret files (private keys, .env, credentials) are skipped "
+    "unless an include glob names them."
 )
 CANCEL_DOC = (
     "Stop a background indexing job (the running one, or job_id). Files already written stay indexed and "
@@ -99,7 +102,7 @@ def build_server(settings: Settings) -> MCPServer:
         finally:
             await runtime.close()
 
-    mcp = MCPServer(name="agent-brain", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    mcp = GuardedServer(name="agent-brain", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
 
     @mcp.tool(
         description=INDEX_DOC,

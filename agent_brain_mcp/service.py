@@ -18,6 +18,7 @@ from agent_brain_mcp.errors import (
     NotIndexedError,
 )
 from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
+from agent_brain_mcp.indexing.fsread import is_unicode, printable_path
 from agent_brain_mcp.indexing.pipeline import PIPELINE_VERSION, Indexer, ProgressFn
 from agent_brain_mcp.jobs import Job, JobRegistry
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOP_K = 200
 MAX_QUERY_CHARS = 8000
+MAX_PATH_PREFIX_CHARS = 4096  # PATH_MAX; SQLite refuses LIKE patterns over 50,000 bytes
 MIN_MAX_CHARS = 100
 # How long an indexing run waits for another process's run to release the index before giving up.
 WRITER_LOCK_TIMEOUT_S = 30.0
@@ -109,6 +111,12 @@ class RetrievalService:
             raise InvalidInputError(f"path {path!r} cannot be resolved: {exc}") from None
         if not (target.is_dir() or target.is_file()):
             raise InvalidInputError(f"path {path!r} is neither a folder nor a regular file")
+        folder = target if target.is_dir() else target.parent
+        if not is_unicode(folder.as_posix()):
+            raise InvalidInputError(
+                f"the folder {printable_path(folder.as_posix())} has a name that is not valid UTF-8: index the "
+                "folder above it (its files are then indexed under a printable form of their names)"
+            )
         if not any(target.is_relative_to(allowed) for allowed in self._allowed):
             allowed = ", ".join(str(a) for a in self._allowed)
             raise InvalidInputError(
@@ -130,8 +138,14 @@ class RetrievalService:
                 await self.backend.remove_root(root.as_posix())
         return new_root
 
-    def _refuse_if_job_running(self) -> None:
+    def _refuse_if_busy(self) -> None:
+        """One run per index: a second one in this server fails at once rather than queueing."""
         job = self._jobs.running()
+        if job is None and self._write_lock.locked():
+            raise IndexBusyError(
+                "Another index_path run is in progress in this server. Wait for it to finish (index_status "
+                "shows the index), then call index_path again. Searches keep working meanwhile."
+            )
         if job is not None:
             raise IndexBusyError(
                 f"A background indexing job (job_id {job.id!r}, path {job.path!r}) is running: "
@@ -152,7 +166,7 @@ class RetrievalService:
     ) -> IndexResult:
         """Index ``path``; with ``background`` start a job and return at once with its ``job_id``."""
         target = self._resolve_target(path)
-        self._refuse_if_job_running()
+        self._refuse_if_busy()
         if not background:
             return await self._index(target, include, exclude, force, progress)
         job = Job(path=path)
@@ -270,6 +284,11 @@ class RetrievalService:
             raise InvalidInputError("query is empty: describe what you are looking for in a few words")
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        if path_prefix is not None and len(path_prefix) > MAX_PATH_PREFIX_CHARS:
+            raise InvalidInputError(
+                f"path_prefix must be at most {MAX_PATH_PREFIX_CHARS} characters (a folder or file path), "
+                f"got {len(path_prefix)}"
+            )
         stats = await self.backend.stats()
         chunks = sum(s.chunks for s in stats)
         if chunks == 0:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +221,29 @@ def generate_modules(root: Path, count: int, folder: str = "generated_src") -> N
         path = root / folder / f"pkg{i // 100}" / f"module_{i}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def key_echoing_server(status: int) -> Iterator[str]:
+    """An OpenAI-compatible endpoint that answers ``status`` and echoes the Authorization header
+    back in its error (as some servers do); yields its base URL (``.../v1``)."""
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            auth = self.headers.get("Authorization")
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {auth} for {self.path}"}})
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()

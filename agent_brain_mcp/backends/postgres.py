@@ -33,6 +33,7 @@ from agent_brain_mcp.backends.pg_schema import (
     term_counts_sql,
     vector_index_ddl,
 )
+from agent_brain_mcp.backends.pg_url import asyncpg_query
 from agent_brain_mcp.config import PostgresSettings, Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError, IndexBusyError
@@ -64,6 +65,7 @@ def database_url(pg: PostgresSettings, env: Mapping[str, str] | None = None) -> 
             url = url.set(drivername="postgresql+asyncpg")
         if url.password is None and env.get(pg.password_env):
             url = url.set(password=env[pg.password_env])
+        url = url.set(query=asyncpg_query(dict(url.query)))
         return url.render_as_string(hide_password=False)
     return URL.create(
         "postgresql+asyncpg",

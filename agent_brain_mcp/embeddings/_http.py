@@ -130,8 +130,8 @@ class JsonPoster:
         import httpx
 
         client = self.open()
-        url = self._base_url + path
-        shown = self.display_url + path
+        url = _join(self._base_url, path)
+        shown = _join(self.display_url, path)
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
@@ -204,6 +204,12 @@ class JsonPoster:
         )
         if delay > 0:
             time.sleep(delay)
+
+
+def _join(base_url: str, path: str) -> str:
+    """``path`` appended to the URL's path, before any query (``.../v1?api-key=...`` + ``/embeddings``)."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from agent_brain_mcp.errors import UnknownProviderError
+from agent_brain_mcp.errors import ConfigError, UnknownProviderError
 
 if TYPE_CHECKING:
     from agent_brain_mcp.config import EmbeddingSettings
@@ -26,13 +26,28 @@ def _build_local(settings: EmbeddingSettings, env: Mapping[str, str]) -> Embeddi
     return LocalOnnxProvider(batch_size=settings.batch_size)
 
 
+def api_key_from_env(settings: EmbeddingSettings, env: Mapping[str, str]) -> str | None:
+    """The key in ``embedding.api_key_env``, stripped of the newline a copy-paste leaves.
+
+    Raises ``ConfigError`` for whitespace inside the key (never showing it).
+    """
+    raw = env.get(settings.api_key_env)
+    key = raw.strip() if raw else None
+    if key and any(ch.isspace() for ch in key):
+        raise ConfigError(
+            f"the env var {settings.api_key_env} (embedding.api_key_env) holds whitespace inside the key: "
+            "check for a copy-paste error and set it to the key alone"
+        )
+    return key or None
+
+
 def _build_openai(settings: EmbeddingSettings, env: Mapping[str, str]) -> EmbeddingProvider:
     from agent_brain_mcp.embeddings.openai import OpenAIProvider
 
     return OpenAIProvider(
         model=settings.model or "text-embedding-3-small",
         base_url=settings.base_url or "https://api.openai.com/v1",
-        api_key=env.get(settings.api_key_env) or None,  # local servers need no key
+        api_key=api_key_from_env(settings, env),
         dimensions=settings.dimension,
         timeout=settings.timeout_seconds,
         api_key_env=settings.api_key_env,

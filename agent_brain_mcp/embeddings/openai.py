@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent_brain_mcp.embeddings._http import JsonPoster, nonempty, normalise_vectors, short_body
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity, EmbeddingProvider
@@ -52,6 +53,9 @@ class OpenAIProvider(EmbeddingProvider):
         self._dimensions = dimensions
         self._dimension: int | None = dimensions or KNOWN_DIMENSIONS.get(model)
         self._load_lock = threading.Lock()
+        self._api_key_env = api_key_env
+        self._has_key = bool(api_key)
+        self._needs_key = urlsplit(base_url).hostname == "api.openai.com"
         env_name = f" ({api_key_env})" if api_key_env else ""
         if api_key:
             auth_message = (
@@ -84,6 +88,7 @@ class OpenAIProvider(EmbeddingProvider):
         return EmbeddingIdentity(provider="openai", model=self._model, dimension=self._dimension)
 
     def load(self) -> None:
+        self._refuse_without_a_key()
         self._http.open()
         if self._dimension is not None:
             return
@@ -97,9 +102,23 @@ class OpenAIProvider(EmbeddingProvider):
                     self._dimension,
                 )
 
+    def _refuse_without_a_key(self) -> None:
+        """OpenAI's own API always wants a key: say so at once instead of retrying the network.
+
+        Any other server may need none (a local one), so there only a refusal mentions the key.
+        """
+        if self._needs_key and not self._has_key:
+            raise EmbeddingError(
+                f"embedding.provider is openai with base_url {self._http.display_url}, but the env var "
+                f"{self._api_key_env or 'named by embedding.api_key_env'} is not set: export your API key in it "
+                "(embedding.api_key_env names the variable), or point embedding.base_url at a local "
+                "OpenAI-compatible server that needs no key"
+            )
+
     def _embed(self, texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
         if not texts:
             return []
+        self._refuse_without_a_key()
         payload: dict[str, Any] = {"model": self._model, "input": nonempty(texts)}
         if self._dimensions is not None:
             payload["dimensions"] = self._dimensions

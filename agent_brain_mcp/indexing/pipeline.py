@@ -22,8 +22,10 @@ from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import EmbeddingError
 from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text
 from agent_brain_mcp.indexing.filetypes import HOW_TO_INDEX_ANYWAY, SKIP_KINDS, FileTypePolicy
+from agent_brain_mcp.indexing.fsread import printable_path
 from agent_brain_mcp.indexing.languages import detect_language
 from agent_brain_mcp.indexing.reader import SkipFile, read_text
+from agent_brain_mcp.indexing.secret_files import SecretFilter
 from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
 from agent_brain_mcp.models import IndexResult, SkippedFile
 
@@ -62,7 +64,8 @@ class _Run:
 
 
 def chunk_id(root: str, rel_path: str, ordinal: int) -> str:
-    digest = hashlib.sha1(f"{root}\x00{rel_path}".encode(), usedforsecurity=False).hexdigest()[:20]
+    key = f"{root}\x00{rel_path}".encode("utf-8", "surrogateescape")  # never fails, whatever the name
+    digest = hashlib.sha1(key, usedforsecurity=False).hexdigest()[:20]
     return f"{digest}-{ordinal}"
 
 
@@ -95,18 +98,24 @@ class Indexer:
             use_gitignore=self._settings.use_gitignore,
             max_file_bytes=self._settings.max_file_bytes,
             private_dirs=self._backend.private_paths(),
+            secrets=SecretFilter([*self._settings.include, *include], enabled=not self._settings.index_secrets),
         )
         # The call's own globs narrow what this run looks at: files outside them are neither
         # indexed nor removed (the config's globs, .gitignore and defaults define the index itself).
         in_scope = _scope_filter(include, exclude)
         root_key = root.as_posix()
-        scope = "" if target == root else target.relative_to(root).as_posix()
+        scope = "" if target == root else printable_path(target.relative_to(root).as_posix())
         run = _Run(root_key, force, WalkReport())
-        if target.is_file():
-            candidates = list(walker.single_file(target, root, run.report))
-        else:
-            candidates = await asyncio.to_thread(lambda: list(walker.walk(root, run.report, target)))
-        candidates = [c for c in candidates if in_scope(c.rel_path) and self._filetypes.wanted(c.rel_path, run.report)]
+
+        def walk() -> list[Candidate]:  # in a worker thread: a big tree must not hold the event loop
+            found = (
+                walker.single_file(target, root, run.report)
+                if target.is_file()
+                else walker.walk(root, run.report, target)
+            )
+            return [c for c in found if in_scope(c.rel_path) and self._filetypes.wanted(c.rel_path, run.report)]
+
+        candidates = await asyncio.to_thread(walk)
         manifest = {k: v for k, v in (await self._backend.file_records(root_key, scope)).items() if in_scope(k)}
         await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
 
@@ -130,10 +139,10 @@ class Indexer:
         return _result(run, scope, len(gone), chunks_removed, stats, seconds)
 
     # -- the streaming part -------------------------------------------------------------------------
-    def _prepare(self, cand: Candidate, old: FileRecord | None, force: bool) -> _Prepared:
+    def _prepare(self, root: Path, cand: Candidate, old: FileRecord | None, force: bool) -> _Prepared:
         prepared = _Prepared(cand, old, language=detect_language(cand.rel_path))
         try:
-            text = read_text(cand.abs_path, self._settings.max_file_bytes)
+            text = read_text(cand.abs_path, self._settings.max_file_bytes, root=root)
         except SkipFile as exc:
             prepared.skip_reason = str(exc)
             return prepared
@@ -144,11 +153,15 @@ class Indexer:
         return prepared
 
     async def _produce(
-        self, todo: list[tuple[Candidate, FileRecord | None]], queue: asyncio.Queue[_Prepared | None], force: bool
+        self,
+        root: Path,
+        todo: list[tuple[Candidate, FileRecord | None]],
+        queue: asyncio.Queue[_Prepared | None],
+        force: bool,
     ) -> None:
         try:
             for cand, old in todo:
-                await queue.put(await asyncio.to_thread(self._prepare, cand, old, force))
+                await queue.put(await asyncio.to_thread(self._prepare, root, cand, old, force))
         except asyncio.CancelledError:
             raise  # the consumer stopped: nobody is left to tell (and the queue may be full)
         except BaseException:
@@ -160,7 +173,7 @@ class Indexer:
         self, run: _Run, todo: list[tuple[Candidate, FileRecord | None]], total: int, progress: ProgressFn | None
     ) -> None:
         queue: asyncio.Queue[_Prepared | None] = asyncio.Queue(maxsize=_QUEUE_FILES)
-        producer = asyncio.create_task(self._produce(todo, queue, run.force))
+        producer = asyncio.create_task(self._produce(Path(run.root), todo, queue, run.force))
         pending: list[_Prepared] = []
         touched: list[FileRecord] = []
         try:

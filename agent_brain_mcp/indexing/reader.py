@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_brain_mcp.indexing.fsread import TooLarge, Unreadable, read_beneath
+
 _SNIFF_BYTES = 8192
 
 
@@ -52,21 +54,19 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_text(path: Path, max_bytes: int) -> FileText:
-    """The file's text and content hash; raises ``SkipFile`` with a reason."""
+def read_text(path: Path, max_bytes: int, root: Path | None = None) -> FileText:
+    """The file's text and content hash; raises ``SkipFile`` with a reason.
+
+    With ``root``, no symlink below it is followed (see ``fsread``); without, only the file
+    itself must not be a symlink. FIFOs and devices are refused without blocking.
+    """
+    base, parts = (root, path.relative_to(root).parts) if root is not None else (path.parent, (path.name,))
     try:
-        with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except PermissionError:
-        raise SkipFile("permission denied") from None
-    except FileNotFoundError:
-        raise SkipFile("disappeared while indexing") from None
-    except IsADirectoryError:
-        raise SkipFile("is a folder") from None
-    except OSError as exc:
-        raise SkipFile(f"unreadable ({exc.strerror or exc})") from None
-    if len(data) > max_bytes:
-        raise SkipFile(f"too large (> indexing.max_file_bytes={max_bytes})")
+        data = read_beneath(base, parts, max_bytes)
+    except TooLarge:
+        raise SkipFile(f"too large (> indexing.max_file_bytes={max_bytes})") from None
+    except Unreadable as exc:
+        raise SkipFile(str(exc)) from None
     is_utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
     if not is_utf16 and looks_binary(data[:_SNIFF_BYTES]):
         raise SkipFile("binary")

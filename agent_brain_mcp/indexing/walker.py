@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from agent_brain_mcp.errors import InvalidInputError
+from agent_brain_mcp.indexing.fsread import TooLarge, Unreadable, printable_path, read_beneath
+from agent_brain_mcp.indexing.globs import GLOB_BACKEND, compile_globs
 from agent_brain_mcp.indexing.languages import BINARY_SUFFIXES
+from agent_brain_mcp.indexing.secret_files import SECRET_REASON, SecretFilter
+
+__all__ = ["DEFAULT_EXCLUDES", "Candidate", "WalkReport", "Walker", "compile_globs"]
 
 log = logging.getLogger(__name__)
+
+MAX_IGNORE_FILE_BYTES = 1_000_000
+_Spec = tuple[str, GitIgnoreSpec]
 
 # Folders and files nobody wants in a code index. Users add more with `exclude`.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -46,21 +55,22 @@ class WalkReport:
         self.skipped.append((rel_path, reason))
 
 
-def compile_globs(patterns: Sequence[str], what: str) -> GitIgnoreSpec | None:
-    """Gitignore-style globs; a bad one is an input error naming it."""
-    if not patterns:
-        return None
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern.strip() or "\x00" in pattern:
-            raise InvalidInputError(f"{what}: {pattern!r} is not a usable glob")
-    try:
-        return GitIgnoreSpec.from_lines(patterns)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"{what}: invalid glob ({exc}); use gitignore syntax like '*.py' or 'docs/**'") from exc
+class _Folder:
+    """One folder of the walk in progress: its entries (sorted), its path and the ignore rules in force."""
+
+    def __init__(self, rel_dir: str, entries: list[os.DirEntry[str]], specs: list[_Spec]) -> None:
+        self.rel_dir = rel_dir
+        self.entries = iter(entries)
+        self.specs = specs
 
 
 class Walker:
-    """Yields the files to index under a root, in a stable order."""
+    """Yields the files to index under a root, in a stable order.
+
+    The walk keeps its own stack of folders (no recursion: any depth works), reads ignore files
+    through ``fsread`` (regular files inside the root only, size-capped) and matches globs with a
+    linear-time engine (RE2 via pathspec), so no tree or pattern can hang or crash it.
+    """
 
     def __init__(
         self,
@@ -70,34 +80,36 @@ class Walker:
         use_gitignore: bool = True,
         max_file_bytes: int = 1_000_000,
         private_dirs: Sequence[Path] = (),
+        secrets: SecretFilter | None = None,
     ) -> None:
-        self._private = frozenset(p.resolve() for p in private_dirs)
-        self._defaults = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
+        self._private = frozenset(str(p.resolve()) for p in private_dirs)
+        self._defaults = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES, backend=GLOB_BACKEND)
         self._exclude = compile_globs(exclude, "exclude")
         self._include = compile_globs(include, "include")
         self._use_gitignore = use_gitignore
         self._max_bytes = max_file_bytes
+        self._secrets = secrets or SecretFilter()
 
     def walk(self, root: Path, report: WalkReport, start: Path | None = None) -> Iterator[Candidate]:
         """Files under ``start`` (default: ``root``) that pass every rule; paths relative to ``root``.
 
         The ``.gitignore`` files of the folders between ``root`` and ``start`` apply too.
         """
-        specs: list[tuple[str, GitIgnoreSpec]] = []
+        specs: list[_Spec] = []
         start = start or root
         if self._use_gitignore and start != root:
             folder = root
             for part in start.relative_to(root).parts:
-                spec = _read_gitignore(folder)
+                rel_dir = "" if folder == root else printable_path(folder.relative_to(root).as_posix()) + "/"
+                spec = _read_gitignore(root, folder, rel_dir, report)
                 if spec is not None:
-                    rel_dir = "" if folder == root else folder.relative_to(root).as_posix() + "/"
                     specs.append((rel_dir, spec))
                 folder = folder / part
-        yield from self._walk_dir(root, start, specs, report)
+        yield from self._walk_tree(root, start, specs, report)
 
     def single_file(self, path: Path, root: Path, report: WalkReport) -> Iterator[Candidate]:
         """A file named directly: ignore rules do not apply, but size and binary checks do."""
-        rel = path.relative_to(root).as_posix()
+        rel = printable_path(path.relative_to(root).as_posix())
         try:
             st = path.stat()
         except OSError as exc:
@@ -106,7 +118,7 @@ class Walker:
         if self._accept_file(rel, path.name, st, report):
             yield Candidate(rel, path, st.st_size, st.st_mtime_ns)
 
-    def _ignored(self, rel: str, is_dir: bool, specs: list[tuple[str, GitIgnoreSpec]]) -> bool:
+    def _ignored(self, rel: str, is_dir: bool, specs: list[_Spec]) -> bool:
         probe = rel + "/" if is_dir else rel
         if self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe)):
             return True
@@ -118,50 +130,79 @@ class Walker:
                 return verdict
         return False
 
-    def _walk_dir(
-        self, root: Path, folder: Path, specs: list[tuple[str, GitIgnoreSpec]], report: WalkReport
-    ) -> Iterator[Candidate]:
-        rel_dir = "" if folder == root else folder.relative_to(root).as_posix() + "/"
+    def _open_folder(
+        self, root: Path, path: str, rel_dir: str, specs: list[_Spec], report: WalkReport
+    ) -> _Folder | None:
         try:
-            with os.scandir(folder) as it:
+            with os.scandir(path) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             report.skip(rel_dir or ".", f"unreadable folder ({exc.strerror or exc})")
-            return
-        if self._use_gitignore:
-            spec = _read_gitignore(folder)
+            return None
+        ignore_file = next((e for e in entries if e.name == ".gitignore"), None)
+        if self._use_gitignore and ignore_file is not None and _is_plain_ignore_file(ignore_file, rel_dir, report):
+            spec = _read_gitignore(root, Path(path), rel_dir, report)
             if spec is not None:
                 specs = [*specs, (rel_dir, spec)]
-        for entry in entries:
-            rel = rel_dir + entry.name
+        return _Folder(rel_dir, entries, specs)
+
+    def _walk_tree(self, root: Path, start: Path, specs: list[_Spec], report: WalkReport) -> Iterator[Candidate]:
+        rel_start = "" if start == root else printable_path(start.relative_to(root).as_posix()) + "/"
+        first = self._open_folder(root, str(start), rel_start, specs, report)
+        stack = [first] if first is not None else []
+        while stack:
+            folder = stack[-1]
+            entry = next(folder.entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            rel = folder.rel_dir + printable_path(entry.name)
             try:
                 is_link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError as exc:
                 report.skip(rel, f"unreadable ({exc.strerror})")
                 continue
-            if self._ignored(rel, is_dir, specs):
+            if self._ignored(rel, is_dir, folder.specs):
                 continue
             if is_dir:
-                if Path(entry.path) not in self._private:
-                    yield from self._walk_dir(root, Path(entry.path), specs, report)
+                if self._secrets.skips_folder(rel):
+                    report.skip(rel + "/", SECRET_REASON)
+                elif entry.path not in self._private:
+                    child = self._open_folder(root, entry.path, rel + "/", folder.specs, report)
+                    if child is not None:
+                        stack.append(child)
                 continue
-            if is_link:
-                target = _link_target_inside(Path(entry.path), root)
-                if target is None:
-                    report.skip(rel, "symlink to a folder or outside the indexed root")
-                    continue
-            try:
-                st = entry.stat(follow_symlinks=True)
-            except OSError as exc:
-                report.skip(rel, f"unreadable ({exc.strerror})")
-                continue
-            if not entry.is_file(follow_symlinks=True):
-                continue  # sockets, fifos, devices
-            if self._include is not None and not self._include.match_file(rel):
-                continue
-            if self._accept_file(rel, entry.name, st, report):
-                yield Candidate(rel, Path(entry.path), st.st_size, st.st_mtime_ns)
+            candidate = self._file_candidate(root, entry, rel, is_link, report)
+            if candidate is not None:
+                yield candidate
+
+    def _file_candidate(
+        self, root: Path, entry: os.DirEntry[str], rel: str, is_link: bool, report: WalkReport
+    ) -> Candidate | None:
+        path = Path(entry.path)
+        if is_link:
+            target, problem = _link_target_inside(path, root)
+            if target is None:
+                report.skip(rel, problem)
+                return None
+            path = target  # read the target itself: the reader follows no symlink below the root
+        try:
+            st = entry.stat(follow_symlinks=True)
+        except OSError as exc:
+            report.skip(rel, f"unreadable ({exc.strerror})")
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            report.skip(rel, "not a regular file (FIFO, socket or device)")
+            return None
+        if self._include is not None and not self._include.match_file(rel):
+            return None
+        if self._secrets.skips_file(rel):
+            report.skip(rel, SECRET_REASON)
+            return None
+        if self._accept_file(rel, entry.name, st, report):
+            return Candidate(rel, path, st.st_size, st.st_mtime_ns)
+        return None
 
     def _accept_file(self, rel: str, name: str, st: os.stat_result, report: WalkReport) -> bool:
         if Path(name).suffix.lower() in BINARY_SUFFIXES:
@@ -173,28 +214,53 @@ class Walker:
         return True
 
 
-def _read_gitignore(folder: Path) -> GitIgnoreSpec | None:
-    path = folder / ".gitignore"
+def _is_plain_ignore_file(entry: os.DirEntry[str], rel_dir: str, report: WalkReport) -> bool:
+    """Git reads no ignore file through a symlink, and a FIFO or device must never be opened."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        log.warning("cannot read %s: %s", path, exc)
-        return None
+        if entry.is_symlink():
+            report.skip(rel_dir + ".gitignore", "ignore file is a symlink: its rules are not applied (as in git)")
+            return False
+        return entry.is_file(follow_symlinks=False)  # FIFOs and sockets are reported by the walk itself
+    except OSError:
+        return False
+
+
+def _read_gitignore(root: Path, folder: Path, rel_dir: str, report: WalkReport) -> GitIgnoreSpec | None:
+    """The rules of ``folder/.gitignore``: a regular file inside the root, at most 1 MB, else reported."""
+    rel = rel_dir + ".gitignore"
     try:
-        return GitIgnoreSpec.from_lines(lines)
-    except (ValueError, TypeError) as exc:
-        log.warning("ignoring unparseable %s: %s", path, exc)
+        data = read_beneath(root, (*folder.relative_to(root).parts, ".gitignore"), MAX_IGNORE_FILE_BYTES)
+    except TooLarge:
+        report.skip(
+            rel, f"too large (ignore files are read up to {MAX_IGNORE_FILE_BYTES} bytes; its rules are not applied)"
+        )
+        return None
+    except Unreadable as exc:
+        if str(exc) != "disappeared while indexing":
+            report.skip(rel, f"{exc}; its rules are not applied")
+        return None
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    try:
+        return GitIgnoreSpec.from_lines(lines, backend=GLOB_BACKEND)
+    except Exception as exc:  # noqa: BLE001 - pathspec raises ValueError, RE2 its own error (e.g. too large)
+        log.warning("ignoring unparseable %s: %s", folder / ".gitignore", exc)
         return None
 
 
-def _link_target_inside(link: Path, root: Path) -> Path | None:
-    """The resolved target of a file symlink if it stays under ``root``; None otherwise."""
+def _link_target_inside(link: Path, root: Path) -> tuple[Path | None, str]:
+    """The resolved target of a file symlink if it stays under ``root``; else None and the reason."""
     try:
         target = link.resolve(strict=True)
-    except (OSError, RuntimeError):  # broken link or a loop
-        return None
-    if not target.is_file() or not target.is_relative_to(root):
-        return None
-    return target
+    except FileNotFoundError:
+        return None, "broken symlink (its target does not exist)"
+    except RuntimeError:
+        return None, "symlink loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "symlink loop"
+        return None, f"unreadable symlink ({exc.strerror or exc})"
+    if not target.is_relative_to(root):
+        return None, "symlink to outside the indexed root"
+    if target.is_dir():
+        return None, "symlink to a folder (not followed)"
+    return target, ""

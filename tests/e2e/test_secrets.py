@@ -3,46 +3,26 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from support import child_env, server_command
+from support import child_env, key_echoing_server, server_command
 
 pytestmark = pytest.mark.anyio
 
 DB_PASSWORD = "pw-Zq81-never-shown"
 API_KEY = "sk-test-Xy77-never-shown"
-
-
-class _Refuse(BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint that refuses the key (and echoes it back, as some servers do)."""
-
-    def do_POST(self) -> None:
-        body = json.dumps({"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}})
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
+QUERY_SECRET = "azure-Query-Secret-57"
 
 
 @pytest.fixture
 def refusing_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
+    with key_echoing_server(401) as url:
+        yield url
 
 
 async def _run(project: Path, config: Path, env: dict[str, str], errlog: Path) -> list[str]:
@@ -79,26 +59,37 @@ async def test_an_unreachable_database_password_is_never_shown(sample_project: P
         assert DB_PASSWORD not in text
 
 
+def _openai_config(tmp_path: Path, base_url: str, **extra: object) -> Path:
+    config = tmp_path / "config.yaml"
+    embedding = {"provider": "openai", "base_url": base_url, "model": "text-embedding-3-small", "api_key_env": "MY_KEY"}
+    data = {"storage": {"chromadb": {"persist_dir": str(tmp_path / "state")}}, "embedding": embedding, **extra}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return config
+
+
 async def test_an_api_key_refused_by_the_embedding_server_is_never_shown(
     sample_project: Path, tmp_path: Path, refusing_server: str
 ) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "storage": {"chromadb": {"persist_dir": str(tmp_path / "state")}},
-                "embedding": {
-                    "provider": "openai",
-                    "base_url": refusing_server,
-                    "model": "text-embedding-3-small",
-                    "api_key_env": "MY_KEY",
-                },
-            }
-        ),
-        encoding="utf-8",
-    )
+    config = _openai_config(tmp_path, refusing_server)
     errlog = tmp_path / "stderr.log"
     texts = await _run(sample_project, config, {**child_env(config), "MY_KEY": API_KEY}, errlog)
     assert any("API key" in t or "api_key_env" in t for t in texts)
     for text in [*texts, errlog.read_text(encoding="utf-8")]:
         assert API_KEY not in text
+
+
+async def test_a_key_with_a_trailing_newline_and_a_key_in_the_base_url_never_reach_results_stderr_or_the_log(
+    sample_project: Path, tmp_path: Path
+) -> None:
+    log_file = tmp_path / "server.log"
+    with key_echoing_server(400) as url:  # echoes the Authorization header it got in its error
+        config = _openai_config(tmp_path, f"{url}?api-key={QUERY_SECRET}", logging={"file": str(log_file)})
+        errlog = tmp_path / "stderr.log"
+        texts = await _run(sample_project, config, {**child_env(config), "MY_KEY": API_KEY + "\n"}, errlog)
+    outputs = {"tool results": "\n".join(texts), "stderr": errlog.read_text(encoding="utf-8")}
+    outputs["log file"] = log_file.read_text(encoding="utf-8")
+    for where, text in outputs.items():
+        assert API_KEY not in text, where
+        assert QUERY_SECRET not in text, where
+    assert "HTTP 400" in texts[0]  # the request was made (with the stripped key) and refused
+    assert "Incorrect API key provided: Bearer ***" in texts[0]  # what the server echoed, masked

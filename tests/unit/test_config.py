@@ -103,6 +103,7 @@ indexing:
   use_gitignore: false
   skip_data_files: false
   index_anyway: ["*.svg"]
+  index_secrets: false
 security:
   allowed_roots:
   - /srv/shared-docs
