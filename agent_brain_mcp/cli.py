@@ -200,7 +200,7 @@ def _banner(settings: Settings, source: Path) -> str:
     return (
         f"agent-brain-mcp {__version__}: MCP on stdio. Index: {where}. "
         f"Embeddings: {settings.embedding.provider}. Config: {cfg}.\n"
-        f"  Add to Claude Code: claude mcp add agent-brain -- {exe}\n"
+        f"  Add to Claude Code (every project): claude mcp add -s user agent-brain -- {exe}\n"
     )
 
 
