@@ -65,7 +65,7 @@ class RetrievalService:
         reason = self.backend.rebuild_reason()
         if reason is not None:
             self._mismatch = IndexMismatchError(reason)
-            log.error("%s", self._mismatch)
+            log.info("%s", self._mismatch)  # every call reports it; a CLI command prints it once
             return
         recorded = await self.backend.get_identity()
         if recorded is not None and recorded != current:
@@ -76,7 +76,7 @@ class RetrievalService:
                 f"model={recorded.model!r} in the config, or rebuild the index with the new model: "
                 "call index_path(path, force=true) (this drops every indexed root; index each again)."
             )
-            log.error("%s", self._mismatch)
+            log.info("%s", self._mismatch)  # every call reports it; a CLI command prints it once
 
     def _refuse_if_mismatched(self) -> None:
         if self._mismatch is not None:
