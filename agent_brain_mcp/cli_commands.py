@@ -204,8 +204,9 @@ def _print_index_result(r: IndexResult, out: Console) -> None:
     table.add_row("files skipped", str(r.files_skipped), "")
     for reason, count in sorted(r.skipped_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(f"  {reason}", str(count), "")
-    table.add_row("chunks written", str(r.chunks_written), "")
-    table.add_row("chunks removed", str(r.chunks_removed), "")
+    table.add_row("chunks written", str(r.chunks_written), "embedded and stored")
+    table.add_row("chunks replaced", str(r.chunks_replaced), "old chunks of changed files")
+    table.add_row("chunks removed", str(r.chunks_removed), "of files gone or now excluded")
     table.add_row("index now holds", f"{r.total_files} files", f"{r.total_chunks} chunks under this root")
     table.add_row("seconds", f"{r.seconds:.1f}", "")
     _emit(out, table)

@@ -56,6 +56,7 @@ class _Run:
     indexed: int = 0
     unchanged: int = 0
     chunks_written: int = 0
+    chunks_replaced: int = 0
     done: int = 0
     kept: set[str] = field(default_factory=set)
 
@@ -216,6 +217,7 @@ class Indexer:
         await self._backend.write_files(run.root, writes)
         run.indexed += len(batch)
         run.chunks_written += len(texts)
+        run.chunks_replaced += sum(p.old.chunk_count for p in batch if p.old is not None)
         run.kept.update(p.candidate.rel_path for p in batch)
         await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
 
@@ -265,6 +267,7 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         skipped_by_reason=dict(reasons),
         skipped=[SkippedFile(path=p, reason=r) for p, r in run.report.skipped[:_MAX_LISTED_SKIPS]],
         chunks_written=run.chunks_written,
+        chunks_replaced=run.chunks_replaced,
         chunks_removed=chunks_removed,
         total_files=total_files,
         total_chunks=total_chunks,

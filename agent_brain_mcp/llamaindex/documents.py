@@ -80,12 +80,14 @@ async def add_documents(service: RetrievalService, name: str, documents: Sequenc
     async with service.writing():
         known = await service.backend.file_records(root)
         todo = []
+        replaced = 0
         for record, chunks in prepared:
             old = known.get(record.rel_path)
             if old is not None and old.sha256 == record.sha256:
                 unchanged += 1
             elif chunks:
                 todo.append((record, chunks))
+                replaced += old.chunk_count if old is not None else 0
         batch_chunks = max(service.embedder.batch_size * 4, 64)
         for batch in _batches(todo, batch_chunks):
             written += await _write(service, root, batch)
@@ -103,6 +105,7 @@ async def add_documents(service: RetrievalService, name: str, documents: Sequenc
         skipped_by_reason={"empty": len(empty)} if empty else {},
         skipped=[SkippedFile(path=p, reason="empty") for p in empty[:50]],
         chunks_written=written,
+        chunks_replaced=replaced,
         chunks_removed=0,
         total_files=total_files,
         total_chunks=total_chunks,
