@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite
+from agent_brain_mcp.backends.base import FileRecord, FileWrite
 from agent_brain_mcp.errors import InvalidInputError
 from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, embedding_text
 from agent_brain_mcp.indexing.languages import detect_language
-from agent_brain_mcp.indexing.pipeline import chunk_id
+from agent_brain_mcp.indexing.pipeline import chunk_records
 from agent_brain_mcp.models import IndexResult, SkippedFile
 from agent_brain_mcp.service import RetrievalService
 
@@ -136,26 +136,10 @@ async def _write(service: RetrievalService, root: str, batch: list[tuple[FileRec
     """Embed a batch of whole documents and write them through the backend (manifest last)."""
     texts = [embedding_text(record.rel_path, chunk) for record, chunks in batch for chunk in chunks]
     vectors = iter(zip(texts, await service.embedder.aembed_documents(texts), strict=True))
-    writes = []
-    for record, chunks in batch:
-        records = []
-        for ordinal, chunk in enumerate(chunks):
-            search_text, vector = next(vectors)
-            records.append(
-                ChunkRecord(
-                    id=chunk_id(root, record.rel_path, ordinal),
-                    rel_path=record.rel_path,
-                    ordinal=ordinal,
-                    start_line=chunk.start_line,
-                    end_line=chunk.end_line,
-                    language=record.language,
-                    symbol=chunk.symbol,
-                    text=chunk.text,
-                    search_text=search_text,
-                    embedding=vector,
-                )
-            )
-        writes.append(FileWrite(record, records))
+    writes = [
+        FileWrite(record, chunk_records(root, record.rel_path, record.language, chunks, vectors))
+        for record, chunks in batch
+    ]
     await service.backend.write_files(root, writes)
     return len(texts)
 
