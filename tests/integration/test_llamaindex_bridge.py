@@ -154,3 +154,17 @@ async def test_a_bad_collection_name_or_document_id_is_a_clear_error(tmp_path: P
             await add_documents(svc, "../etc", [Document(text="x")])
         with pytest.raises(InvalidInputError, match="id_"):
             await add_documents(svc, "notes", [Document(id_="", text="x")])
+
+
+async def test_documents_are_refused_by_an_index_built_with_another_model(tmp_path: Path, sample_project: Path) -> None:
+    from agent_brain_mcp.errors import IndexMismatchError
+    from agent_brain_mcp.llamaindex import add_documents
+
+    built = make_settings(tmp_path / "index", sample_project, embedding={"dimension": 64})
+    async with open_service(built) as svc:
+        await add_documents(svc, "notes", [Document(id_="a", text="first note")])
+    other = make_settings(tmp_path / "index", sample_project, embedding={"dimension": 32})
+    async with open_service(other) as svc:
+        with pytest.raises(IndexMismatchError, match="was built with"):
+            await add_documents(svc, "notes", [Document(id_="b", text="second note")])
+        assert [s.files for s in await svc.backend.stats()] == [1]  # nothing of 'b' was written
