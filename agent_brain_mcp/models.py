@@ -19,14 +19,24 @@ class IndexResult(BaseModel):
     files_unchanged: int = Field(description="Files whose content hash matched: nothing re-embedded")
     files_removed: int = Field(description="Files gone from disk (or now excluded) whose chunks were deleted")
     files_skipped: int = Field(description="Files passed over: binary, too large, unreadable, ...")
-    skipped_by_reason: dict[str, int] = Field(default_factory=dict)
+    skipped_by_reason: dict[str, int] = Field(
+        default_factory=dict, description="How many files were skipped for each reason ('binary', 'too large', ...)"
+    )
     skipped: list[SkippedFile] = Field(default_factory=list, description="The first skipped files")
-    chunks_written: int
-    chunks_removed: int
+    chunks_written: int = Field(
+        description="Chunks embedded and stored in this run: all the chunks of the new or changed files"
+    )
+    chunks_replaced: int = Field(
+        default=0,
+        description="Old chunks of the changed files that this run's chunks replaced (deleted, then written anew)",
+    )
+    chunks_removed: int = Field(
+        description="Chunks deleted because their file is gone or now excluded (not counting replaced ones)"
+    )
     total_files: int = Field(description="Files now in the index under this root")
     total_chunks: int = Field(description="Chunks now in the index under this root")
-    seconds: float
-    summary: str
+    seconds: float = Field(description="Wall-clock time of the run")
+    summary: str = Field(description="The counts in one sentence, plus anything worth knowing about the run")
     status: str = Field(
         default="done", description="'done' for a finished run; 'started' when background=true (see job_id)"
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from agent_brain_mcp.backends.base import Backend, ScoredChunk, SearchFilters
@@ -66,7 +67,7 @@ class RetrievalService:
         reason = self.backend.rebuild_reason()
         if reason is not None:
             self._mismatch = IndexMismatchError(reason)
-            log.error("%s", self._mismatch)
+            log.info("%s", self._mismatch)  # every call reports it; a CLI command prints it once
             return
         recorded = await self.backend.get_identity()
         if recorded is not None and recorded != current:
@@ -77,7 +78,7 @@ class RetrievalService:
                 f"model={recorded.model!r} in the config, or rebuild the index with the new model: "
                 "call index_path(path, force=true) (this drops every indexed root; index each again)."
             )
-            log.error("%s", self._mismatch)
+            log.info("%s", self._mismatch)  # every call reports it; a CLI command prints it once
 
     def _refuse_if_mismatched(self) -> None:
         if self._mismatch is not None:
@@ -239,6 +240,25 @@ class RetrievalService:
             if target == root or target.is_relative_to(root):
                 return root
         return target if target.is_dir() else target.parent
+
+    @property
+    def indexing_settings(self) -> IndexingSettings:
+        """How files are cut into chunks (documents added through the LlamaIndex bridge are cut the same way)."""
+        return self._indexing
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold the index for a write that is not an ``index_path`` run (the LlamaIndex bridge's documents).
+
+        The same rules as a run: one writer (this process's lock, then the backend's writer lock),
+        no vectors of another model, and an empty index records the model it is built with.
+        """
+        self._refuse_if_job_running()
+        async with self._write_lock, self.backend.writer_lock(WRITER_LOCK_TIMEOUT_S):
+            self._refuse_if_mismatched()
+            if await self.backend.get_identity() is None:
+                await self.backend.set_identity(self.embedder.identity)
+            yield
 
     async def _index(
         self,

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +59,7 @@ class _Run:
     indexed: int = 0
     unchanged: int = 0
     chunks_written: int = 0
+    chunks_replaced: int = 0
     done: int = 0
     kept: set[str] = field(default_factory=set)
 
@@ -208,33 +209,44 @@ class Indexer:
             raise
         except Exception as exc:
             raise EmbeddingError(f"the embedding model failed on a batch of {len(texts)} chunks: {exc}") from exc
-        writes: list[FileWrite] = []
         it = iter(zip(texts, vectors, strict=True))
-        for p in batch:
-            rel = p.candidate.rel_path
-            records = []
-            for ordinal, chunk in enumerate(p.chunks):
-                search_text, vector = next(it)
-                records.append(
-                    ChunkRecord(
-                        id=chunk_id(run.root, rel, ordinal),
-                        rel_path=rel,
-                        ordinal=ordinal,
-                        start_line=chunk.start_line,
-                        end_line=chunk.end_line,
-                        language=chunk.language or p.language,
-                        symbol=chunk.symbol,
-                        text=chunk.text,
-                        search_text=search_text,
-                        embedding=vector,
-                    )
-                )
-            writes.append(FileWrite(_record(p), records))
+        writes = [
+            FileWrite(_record(p), chunk_records(run.root, p.candidate.rel_path, p.language, p.chunks, it))
+            for p in batch
+        ]
         await self._backend.write_files(run.root, writes)
         run.indexed += len(batch)
         run.chunks_written += len(texts)
+        run.chunks_replaced += sum(p.old.chunk_count for p in batch if p.old is not None)
         run.kept.update(p.candidate.rel_path for p in batch)
         await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
+
+
+def chunk_records(
+    root: str, rel_path: str, language: str, chunks: Sequence[Chunk], embedded: Iterator[tuple[str, list[float]]]
+) -> list[ChunkRecord]:
+    """One file's chunks as stored: ids by (root, path, ordinal), each with the text embedded and its vector.
+
+    ``embedded`` yields (embedded text, vector) pairs in chunk order; one pair is taken per chunk.
+    """
+    records = []
+    for ordinal, chunk in enumerate(chunks):
+        search_text, vector = next(embedded)
+        records.append(
+            ChunkRecord(
+                id=chunk_id(root, rel_path, ordinal),
+                rel_path=rel_path,
+                ordinal=ordinal,
+                start_line=chunk.start_line,
+                end_line=chunk.end_line,
+                language=chunk.language or language,
+                symbol=chunk.symbol,
+                text=chunk.text,
+                search_text=search_text,
+                embedding=vector,
+            )
+        )
+    return records
 
 
 def _scope_filter(include: Sequence[str], exclude: Sequence[str]) -> Callable[[str], bool]:
@@ -285,6 +297,7 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         skipped_by_reason=dict(reasons),
         skipped=[SkippedFile(path=p, reason=r) for p, r in run.report.skipped[:_MAX_LISTED_SKIPS]],
         chunks_written=run.chunks_written,
+        chunks_replaced=run.chunks_replaced,
         chunks_removed=chunks_removed,
         total_files=total_files,
         total_chunks=total_chunks,

@@ -35,3 +35,48 @@ def test_claude_code_lists_the_server_as_connected(claude_cli: str, sample_proje
     # `claude mcp list` exits 0 even when a server fails: the text is what counts.
     line = next((x for x in listed.stdout.splitlines() if x.startswith("agent-brain:")), "")
     assert "Connected" in line, listed.stdout + listed.stderr
+
+
+def _claude(cli: str, home: Path, cwd: Path, *args: str) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
+    done = subprocess.run(
+        [cli, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def _server_line(listing: str) -> str:
+    return next((x for x in listing.splitlines() if x.startswith("agent-brain:")), listing)
+
+
+def test_the_readme_user_scope_command_reaches_every_project(claude_cli: str, tmp_path: Path) -> None:
+    """README: `claude mcp add -s user agent-brain -- <script>` once, from anywhere."""
+    home, clone, project = tmp_path / "home", tmp_path / "clone", tmp_path / "my-project"
+    for folder in (home / ".claude", clone, project):
+        folder.mkdir(parents=True)
+    command, args = server_command()
+
+    # What the README used to say: run in the clone, it registers for the clone's folder only.
+    _claude(claude_cli, home, clone, "mcp", "add", "agent-brain", "--", command, *args)
+    assert "No MCP servers configured" in _claude(claude_cli, home, project, "mcp", "list")
+    _claude(claude_cli, home, clone, "mcp", "remove", "agent-brain")
+
+    _claude(claude_cli, home, clone, "mcp", "add", "-s", "user", "agent-brain", "--", command, *args)
+    assert "Connected" in _server_line(_claude(claude_cli, home, project, "mcp", "list"))
+
+
+def test_a_project_mcp_json_is_pending_until_approved(claude_cli: str, tmp_path: Path) -> None:
+    """README: a committed .mcp.json shows "Pending approval" until the user approves it."""
+    home, project = tmp_path / "home", tmp_path / "my-project"
+    for folder in (home / ".claude", project):
+        folder.mkdir(parents=True)
+    command, args = server_command()
+    _claude(claude_cli, home, project, "mcp", "add", "-s", "project", "agent-brain", "--", command, *args)
+    assert json.loads((project / ".mcp.json").read_text(encoding="utf-8"))["mcpServers"]["agent-brain"]
+
+    assert "Pending approval" in _server_line(_claude(claude_cli, home, project, "mcp", "list"))
+    # The approval the `claude` prompt records, written as the README shows for unattended machines.
+    settings = {"enabledMcpjsonServers": ["agent-brain"]}
+    (home / ".claude" / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    assert "Connected" in _server_line(_claude(claude_cli, home, project, "mcp", "list"))

@@ -142,6 +142,20 @@ async def test_a_changed_file_replaces_its_old_chunks(settings: Settings, sample
     assert "turnTitleIntoKebab" in vec.hits[0].text
 
 
+async def test_an_edited_file_counts_its_old_chunks_as_replaced_not_removed(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with open_service(settings) as svc:
+        first = await svc.index_path(str(sample_project))
+        before = (await svc.backend.file_records(first.root))["docs/guide.md"].chunk_count
+        (sample_project / "docs/guide.md").write_text("# Guide\n\nOne short section now.\n", encoding="utf-8")
+        result = await svc.index_path(str(sample_project))
+    assert before >= 1
+    assert (result.files_indexed, result.chunks_written, result.chunks_replaced) == (1, 1, before)
+    assert result.chunks_removed == 0 and result.files_removed == 0
+    assert result.total_chunks == first.total_chunks - before + 1
+
+
 async def test_a_deleted_file_disappears_from_both_rankings(settings: Settings, sample_project: Path) -> None:
     async with open_service(settings) as svc:
         await svc.index_path(str(sample_project))

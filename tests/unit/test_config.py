@@ -290,3 +290,46 @@ def test_settings_are_frozen(project: Path) -> None:
     settings = load_settings(cwd=project)
     with pytest.raises(Exception, match="frozen"):
         settings.logging = settings.logging  # type: ignore[misc]
+
+
+AGENT_BRAIN_CONFIG = """\
+embedding:
+  provider: openai
+  model: text-embedding-3-large
+  api_key_env: OPENAI_API_KEY
+  params:
+    batch_size: 100
+summarization:
+  provider: anthropic
+  model: claude-haiku-4-5-20251001
+storage:
+  backend: postgres
+  postgres:
+    host: localhost
+"""
+
+
+def test_a_config_written_for_agent_brain_says_it_belongs_to_that_other_tool(project: Path) -> None:
+    message = _error(_write(project, AGENT_BRAIN_CONFIG, str(DEFAULT_CONFIG_PATH)), project)
+    assert "looks like a config for Agent Brain (PyPI agent-brain-ag-mcp)" in message
+    assert "'summarization'" in message and "storage.postgres" in message and "embedding.params" in message
+    assert "storage.backend 'postgres'" in message and "'postgresql'" in message
+    assert "not a known setting" not in message  # not the confusing key-by-key error
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("storage:\n  backend: chroma\n", "storage.backend 'chroma'"),
+        ("summarization:\n  provider: ollama\n", "'summarization'"),
+        ("embedding:\n  provider: openai\n  api_key: sk-x\n", "embedding.api_key"),
+    ],
+)
+def test_one_distinctive_agent_brain_key_is_enough_to_name_the_other_tool(project: Path, text: str, sign: str) -> None:
+    message = _error(_write(project, text), project)
+    assert "Agent Brain" in message and sign in message
+
+
+def test_an_ordinary_typo_in_our_own_config_is_not_blamed_on_the_other_tool(project: Path) -> None:
+    message = _error(_write(project, "storage:\n  backend: chromdb\nembedding:\n  provider: cohere\n"), project)
+    assert "Agent Brain" not in message and "storage.backend" in message
