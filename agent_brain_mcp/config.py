@@ -64,6 +64,8 @@ class EmbeddingSettings(_Strict):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     timeout_seconds: float = Field(default=60.0, gt=0)
+    # Recent query vectors kept in memory (by model and exact query text); 0 turns the cache off.
+    query_cache_size: int = Field(default=512, ge=0, le=100_000)
 
     @model_validator(mode="after")
     def _check_provider_options(self) -> EmbeddingSettings:

@@ -93,6 +93,7 @@ embedding:
   base_url: https://api.example.com/v1
   api_key_env: MY_KEY
   timeout_seconds: 30.5
+  query_cache_size: 100
 indexing:
   chunk_lines: 80
   chunk_overlap_lines: 12
