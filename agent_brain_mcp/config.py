@@ -86,6 +86,10 @@ class IndexingSettings(_Strict):
     exclude: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     use_gitignore: bool = True
+    # The stdio server re-indexes edits under indexed roots as they happen (see watcher.py).
+    watch: bool = True
+    watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)
+    watch_polling: bool = False  # poll instead of OS events (e.g. network file systems)
 
     @model_validator(mode="after")
     def _check_overlap(self) -> IndexingSettings:

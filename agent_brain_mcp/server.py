@@ -37,7 +37,8 @@ INDEX_DOC = (
     "oversized files (reported with reasons). Call it once before the first search. For a large repository "
     "pass background=true: it returns at once with a job_id; index_status shows the job's progress and "
     "cancel_indexing stops it. One indexing run per index at a time (across processes too): a second one "
-    "fails with a clear 'busy' error instead of queueing; searches keep working during a run."
+    "fails with a clear 'busy' error instead of queueing; searches keep working during a run. While the server "
+    "runs, edits under indexed folders are re-indexed automatically within seconds (index_status: watch)."
 )
 CANCEL_DOC = (
     "Stop a background indexing job (the running one, or job_id). Files already written stay indexed and "
@@ -90,7 +91,7 @@ def build_server(settings: Settings) -> MCPServer:
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Runtime]:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, watch=True)
         runtime.start_warmup()
         try:
             yield runtime

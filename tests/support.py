@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -16,6 +16,8 @@ from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.runtime import build_service
 from agent_brain_mcp.service import RetrievalService
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -218,3 +220,17 @@ def generate_modules(root: Path, count: int, folder: str = "generated_src") -> N
         path = root / folder / f"pkg{i // 100}" / f"module_{i}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float, interval: float = 0.05) -> T:
+    """The first truthy result of ``check``, polled every ``interval`` seconds; fails after ``timeout``."""
+    import anyio
+
+    deadline = anyio.current_time() + timeout
+    last: T | None = None
+    while anyio.current_time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await anyio.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s (last result: {last!r})")

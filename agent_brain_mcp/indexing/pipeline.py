@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite
 from agent_brain_mcp.config import IndexingSettings
@@ -24,6 +25,9 @@ from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, em
 from agent_brain_mcp.indexing.languages import detect_language
 from agent_brain_mcp.indexing.reader import SkipFile, read_text
 from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 from agent_brain_mcp.models import IndexResult, SkippedFile
 
 log = logging.getLogger(__name__)
@@ -86,13 +90,7 @@ class Indexer:
         progress: ProgressFn | None = None,
     ) -> IndexResult:
         started = time.perf_counter()
-        walker = Walker(
-            include=self._settings.include,
-            exclude=self._settings.exclude,
-            use_gitignore=self._settings.use_gitignore,
-            max_file_bytes=self._settings.max_file_bytes,
-            private_dirs=self._backend.private_paths(),
-        )
+        walker = self.walker()
         # The call's own globs narrow what this run looks at: files outside them are neither
         # indexed nor removed (the config's globs, .gitignore and defaults define the index itself).
         in_scope = _scope_filter(include, exclude)
@@ -105,12 +103,68 @@ class Indexer:
             candidates = await asyncio.to_thread(lambda: list(walker.walk(root, run.report, target)))
         candidates = [c for c in candidates if in_scope(c.rel_path)]
         manifest = {k: v for k, v in (await self._backend.file_records(root_key, scope)).items() if in_scope(k)}
-        await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
+        return await self._sync(run, candidates, manifest, scope, started, progress)
 
+    async def refresh(self, root: Path, paths: Sequence[Path], progress: ProgressFn | None = None) -> IndexResult:
+        """Bring ``paths`` under ``root`` up to date, whatever happened to them: the watcher's batch.
+
+        Each path is a file or folder that was created, changed or deleted. The walk's own rules
+        decide what is indexed (a folder is walked); files that are gone, or that the rules now
+        leave out, are removed, with everything the index holds under a vanished folder.
+        """
+        if any(p.name == ".gitignore" and p.parent == root for p in paths):
+            return await self.run(root, root, progress=progress)  # the rules of the whole root changed
+        paths = [*paths, *(p.parent for p in paths if p.name == ".gitignore")]  # re-judge its folder
+        started = time.perf_counter()
+        walker = self.walker()
+        root_key = root.as_posix()
+        run = _Run(root_key, False, WalkReport())
+        rels = sorted({p.relative_to(root).as_posix() for p in paths if p != root and p.is_relative_to(root)})
+
+        def collect() -> list[Candidate]:
+            found: dict[str, Candidate] = {}
+            gitignores: dict[Path, GitIgnoreSpec | None] = {}
+            for rel in rels:
+                path = root / rel
+                if path.is_dir() and not path.is_symlink():
+                    if not walker.ignored(root, path, is_dir=True, gitignores=gitignores):
+                        found.update((c.rel_path, c) for c in walker.walk(root, run.report, path))
+                elif (cand := walker.candidate(root, path, run.report, gitignores)) is not None:
+                    found[cand.rel_path] = cand
+            return list(found.values())
+
+        candidates = await asyncio.to_thread(collect)
+        scope = _common_folder(rels)
+        covered = set(rels)
+        records = await self._backend.file_records(root_key, scope)
+        manifest = {k: v for k, v in records.items() if any(a in covered for a in _self_and_ancestors(k))}
+        return await self._sync(run, candidates, manifest, scope, started, progress)
+
+    def walker(self) -> Walker:
+        """A walker with the config's rules (the watcher filters changes with the same one)."""
+        return Walker(
+            include=self._settings.include,
+            exclude=self._settings.exclude,
+            use_gitignore=self._settings.use_gitignore,
+            max_file_bytes=self._settings.max_file_bytes,
+            private_dirs=self._backend.private_paths(),
+        )
+
+    async def _sync(
+        self,
+        run: _Run,
+        candidates: list[Candidate],
+        manifest: dict[str, FileRecord],
+        scope: str,
+        started: float,
+        progress: ProgressFn | None,
+    ) -> IndexResult:
+        """Index the candidates that changed, then remove what the manifest holds beyond them."""
+        await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
         todo: list[tuple[Candidate, FileRecord | None]] = []
         for cand in candidates:
             old = manifest.get(cand.rel_path)
-            if not force and old and old.size == cand.size and old.mtime_ns == cand.mtime_ns:
+            if not run.force and old and old.size == cand.size and old.mtime_ns == cand.mtime_ns:
                 run.unchanged += 1
                 run.kept.add(cand.rel_path)
             else:
@@ -119,9 +173,9 @@ class Indexer:
         await self._process(run, todo, len(candidates), progress)
 
         gone = sorted(set(manifest) - run.kept)
-        chunks_removed = await self._backend.remove_files(root_key, gone)
-        await self._backend.finish_run(root_key)
-        stats = {s.root: s for s in await self._backend.stats()}.get(root_key)
+        chunks_removed = await self._backend.remove_files(run.root, gone)
+        await self._backend.finish_run(run.root)
+        stats = {s.root: s for s in await self._backend.stats()}.get(run.root)
         seconds = round(time.perf_counter() - started, 3)
         await _report(progress, len(candidates), len(candidates), "done")
         return _result(run, scope, len(gone), chunks_removed, stats, seconds)
@@ -218,6 +272,25 @@ class Indexer:
         run.chunks_written += len(texts)
         run.kept.update(p.candidate.rel_path for p in batch)
         await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
+
+
+def _common_folder(rel_paths: Sequence[str]) -> str:
+    """The deepest folder holding every path ('' for the root)."""
+    if not rel_paths:
+        return ""
+    parts = [p.split("/")[:-1] for p in rel_paths]
+    common: list[str] = []
+    for column in zip(*parts, strict=False):
+        if len(set(column)) != 1:
+            break
+        common.append(column[0])
+    return "/".join(common)
+
+
+def _self_and_ancestors(rel_path: str) -> list[str]:
+    """'a/b/c.py' -> ['a', 'a/b', 'a/b/c.py']."""
+    parts = rel_path.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _scope_filter(include: Sequence[str], exclude: Sequence[str]) -> Callable[[str], bool]:

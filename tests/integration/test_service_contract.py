@@ -445,3 +445,116 @@ async def test_an_embedding_failure_mid_run_is_reported_not_hung_and_keeps_writt
             await svc.index_path(str(sample_project))
         status = await svc.status()
     assert 0 < status.files < 308  # the batches written before the failure stay, consistently
+
+
+# -- live freshness: the file watcher (issue 13) ------------------------------------------------------
+FRESH_S = 3.0  # the goal: an edit is searchable within this many seconds
+
+
+async def _watching(svc: Any, root: Path) -> bool:
+    watch = (await svc.status()).watch
+    return watch is not None and watch.mode in ("native", "polling") and root.as_posix() in watch.roots
+
+
+async def _hit_files(svc: Any, query: str) -> list[str]:
+    return _files((await svc.hybrid_search(query, top_k=20)).hits)
+
+
+async def test_the_watcher_makes_an_edit_searchable_and_a_deletion_vanish_within_seconds(
+    settings: Settings, sample_project: Path
+) -> None:
+    import time
+
+    from support import eventually
+
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        svc.start_watching()
+        await eventually(lambda: _watching(svc, sample_project), 10)
+
+        retry = sample_project / "src/payments/retry.py"
+        retry.write_text(retry.read_text() + "\n\ndef quarantine_flaky_gateway():\n    return 'zebra'\n")
+        edited = time.monotonic()
+
+        async def edit_found() -> bool:
+            return "src/payments/retry.py" in await _hit_files(svc, "quarantine_flaky_gateway")
+
+        await eventually(edit_found, 10)
+        assert time.monotonic() - edited <= FRESH_S
+
+        new = sample_project / "src/new_module/fresh.py"
+        new.parent.mkdir()
+        new.write_text("def brand_new_walrus_counter():\n    return 7\n")
+        await eventually(lambda: _has(svc, "brand_new_walrus_counter", "src/new_module/fresh.py"), 10)
+
+        new.unlink()
+        await eventually(lambda: _lacks(svc, "brand_new_walrus_counter", "src/new_module/fresh.py"), 10)
+        (sample_project / "src/text/slug.py").unlink()
+        await eventually(lambda: _lacks(svc, "makeSlugFromTitle", "src/text/slug.py"), 10)
+        await eventually(lambda: _idle(svc), 10)
+        status = await svc.status()
+    assert status.watch is not None and status.watch.batches >= 3 and status.watch.last_update
+    assert status.files == 7  # retry.py edited, fresh.py added then deleted, slug.py deleted: counts are true
+
+
+async def _has(svc: Any, query: str, rel: str) -> bool:
+    return rel in await _hit_files(svc, query)
+
+
+async def _lacks(svc: Any, query: str, rel: str) -> bool:
+    return rel not in await _hit_files(svc, query)
+
+
+async def test_the_watcher_indexes_a_burst_of_files_in_one_batch_and_skips_ignored_ones(
+    settings: Settings, sample_project: Path
+) -> None:
+    from support import eventually
+
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        svc.start_watching()
+        await eventually(lambda: _watching(svc, sample_project), 10)
+        assert svc.watcher is not None
+        before = svc.watcher.batches
+        burst = sample_project / "burst"
+        burst.mkdir()
+        for n in range(300):  # like a branch switch: many files written back to back
+            (burst / f"b{n:03}.py").write_text(f"def burst_handler_{n}():\n    return {n}\n")
+        (sample_project / "node_modules/left-pad/burst.js").write_text("function burstIgnored() {}\n")
+        (sample_project / "generated/burst.py").write_text("def burst_generated(): pass\n")  # .gitignore'd
+
+        async def all_indexed() -> bool:
+            records = await svc.backend.file_records(sample_project.as_posix(), "burst")
+            return len(records) == 300
+
+        await eventually(all_indexed, 30)
+        await eventually(lambda: _idle(svc), 10)
+        assert svc.watcher.batches - before == 1
+        records = await svc.backend.file_records(sample_project.as_posix())
+    assert "node_modules/left-pad/burst.js" not in records and "generated/burst.py" not in records
+
+
+async def _idle(svc: Any) -> bool:
+    watch = (await svc.status()).watch
+    return watch is not None and watch.pending_changes == 0
+
+
+async def test_index_path_never_fails_busy_because_of_the_watcher(settings: Settings, sample_project: Path) -> None:
+    from support import eventually
+
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        svc.start_watching()
+        await eventually(lambda: _watching(svc, sample_project), 10)
+        for n in range(50):
+            (sample_project / f"busy_{n}.py").write_text(f"def busy_{n}(): pass\n")
+        # Calls made while the watcher may be indexing that burst: they queue, they never fail.
+        results = [await svc.index_path(str(sample_project)) for _ in range(3)]
+        job = await svc.index_path(str(sample_project), background=True)
+        await eventually(lambda: _job_done(svc, job.job_id), 30)
+    assert all(r.status == "done" for r in results)
+    assert results[-1].total_files == 8 + 50
+
+
+async def _job_done(svc: Any, job_id: str | None) -> bool:
+    return any(j.id == job_id and j.state == "done" for j in svc.jobs())

@@ -102,6 +102,9 @@ indexing:
   exclude: ["*.gen.py", "fixtures/"]
   include: ["src/**"]
   use_gitignore: false
+  watch: false
+  watch_debounce_ms: 500
+  watch_polling: true
 security:
   allowed_roots:
   - /srv/shared-docs
