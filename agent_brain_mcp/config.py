@@ -90,6 +90,9 @@ class IndexingSettings(_Strict):
     watch: bool = True
     watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)
     watch_polling: bool = False  # poll instead of OS events (e.g. network file systems)
+    # Vectors kept by (model, exact text) so no text is embedded twice; least recently used beyond
+    # this many are pruned at the end of each run. 0 turns the store off.
+    vector_store_max_vectors: int = Field(default=100_000, ge=0)
 
     @model_validator(mode="after")
     def _check_overlap(self) -> IndexingSettings:

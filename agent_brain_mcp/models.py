@@ -22,6 +22,10 @@ class IndexResult(BaseModel):
     skipped_by_reason: dict[str, int] = Field(default_factory=dict)
     skipped: list[SkippedFile] = Field(default_factory=list, description="The first skipped files")
     chunks_written: int
+    chunks_embedded: int = Field(
+        default=0,
+        description="Chunks the model embedded; the rest of chunks_written reused vectors of the same text",
+    )
     chunks_removed: int
     total_files: int = Field(description="Files now in the index under this root")
     total_chunks: int = Field(description="Chunks now in the index under this root")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite
+from agent_brain_mcp.backends.vector_store import vector_key
 from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import EmbeddingError
@@ -60,6 +61,7 @@ class _Run:
     indexed: int = 0
     unchanged: int = 0
     chunks_written: int = 0
+    embedded: int = 0  # texts the model embedded; the rest of chunks_written came from the vector store
     done: int = 0
     kept: set[str] = field(default_factory=set)
 
@@ -78,6 +80,7 @@ class Indexer:
         self._settings = settings
         self._limits = ChunkLimits(settings.chunk_lines, settings.chunk_overlap_lines, settings.chunk_chars)
         self._flush_chunks = max(embedder.batch_size * 4, 64)
+        self._store = backend.vector_store() if settings.vector_store_max_vectors > 0 else None
 
     async def run(
         self,
@@ -175,10 +178,35 @@ class Indexer:
         gone = sorted(set(manifest) - run.kept)
         chunks_removed = await self._backend.remove_files(run.root, gone)
         await self._backend.finish_run(run.root)
+        if self._store is not None:
+            await self._store.prune(self._settings.vector_store_max_vectors)
         stats = {s.root: s for s in await self._backend.stats()}.get(run.root)
         seconds = round(time.perf_counter() - started, 3)
         await _report(progress, len(candidates), len(candidates), "done")
         return _result(run, scope, len(gone), chunks_removed, stats, seconds)
+
+    async def _vectors_for(self, run: _Run, texts: list[str]) -> list[list[float]]:
+        """Vectors for ``texts``: the vector store's where it has them, the model's for the rest
+        (one call per distinct text, then kept in the store)."""
+        if not texts:
+            return []
+        identity = self._embedder.identity
+        keys = [vector_key(identity, text) for text in texts]
+        found = await self._store.get(keys, identity.dimension) if self._store is not None else {}
+        todo = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        if todo:
+            try:
+                made = await self._embedder.aembed_documents(list(todo.values()))
+            except EmbeddingError:
+                raise
+            except Exception as exc:
+                raise _embed_error(len(todo), exc) from exc
+            new = dict(zip(todo, made, strict=True))
+            if self._store is not None:
+                await self._store.put(new, identity.dimension)
+            found.update(new)
+        run.embedded += len(todo)
+        return [found[key] for key in keys]
 
     # -- the streaming part -------------------------------------------------------------------------
     def _prepare(self, cand: Candidate, old: FileRecord | None, force: bool) -> _Prepared:
@@ -239,12 +267,7 @@ class Indexer:
         if not batch:
             return
         texts = [embedding_text(p.candidate.rel_path, c) for p in batch for c in p.chunks]
-        try:
-            vectors = await self._embedder.aembed_documents(texts) if texts else []
-        except EmbeddingError:
-            raise
-        except Exception as exc:
-            raise EmbeddingError(f"the embedding model failed on a batch of {len(texts)} chunks: {exc}") from exc
+        vectors = await self._vectors_for(run, texts)
         writes: list[FileWrite] = []
         it = iter(zip(texts, vectors, strict=True))
         for p in batch:
@@ -272,6 +295,10 @@ class Indexer:
         run.chunks_written += len(texts)
         run.kept.update(p.candidate.rel_path for p in batch)
         await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
+
+
+def _embed_error(count: int, exc: Exception) -> EmbeddingError:
+    return EmbeddingError(f"the embedding model failed on a batch of {count} chunks: {exc}")
 
 
 def _common_folder(rel_paths: Sequence[str]) -> str:
@@ -322,7 +349,8 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
     total_files = getattr(stats, "files", 0)
     total_chunks = getattr(stats, "chunks", 0)
     summary = (
-        f"Indexed {run.indexed} new/changed files ({run.chunks_written} chunks), {run.unchanged} unchanged, "
+        f"Indexed {run.indexed} new/changed files ({run.chunks_written} chunks, {run.embedded} of them embedded, "
+        f"the rest reused), {run.unchanged} unchanged, "
         f"{removed} removed, {len(run.report.skipped)} skipped in {seconds:.1f}s. "
         f"The index now holds {total_files} files / {total_chunks} chunks under {run.root}."
     )
@@ -338,6 +366,7 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         skipped_by_reason=dict(reasons),
         skipped=[SkippedFile(path=p, reason=r) for p, r in run.report.skipped[:_MAX_LISTED_SKIPS]],
         chunks_written=run.chunks_written,
+        chunks_embedded=run.embedded,
         chunks_removed=chunks_removed,
         total_files=total_files,
         total_chunks=total_chunks,

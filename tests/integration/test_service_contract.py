@@ -387,7 +387,9 @@ async def test_a_root_indexed_by_an_older_pipeline_is_reindexed_once(settings: S
     assert upgraded.files_indexed == first.files_indexed and "re-indexed" in upgraded.summary
     assert upgraded.total_chunks == first.total_chunks
     assert settled.files_indexed == 0
-    assert len(embedder.embedded) == 2 * first.chunks_written
+    # Re-chunked, but a chunk whose text came out the same keeps its vector: nothing is embedded twice.
+    assert upgraded.chunks_written == first.chunks_written and upgraded.chunks_embedded == 0
+    assert len(embedder.embedded) == first.chunks_written
 
 
 async def test_paths_outside_the_allowed_roots_are_refused(
@@ -558,3 +560,59 @@ async def test_index_path_never_fails_busy_because_of_the_watcher(settings: Sett
 
 async def _job_done(svc: Any, job_id: str | None) -> bool:
     return any(j.id == job_id and j.state == "done" for j in svc.jobs())
+
+
+# -- never embed the same text twice: the vector store (issue 13) -------------------------------------
+async def test_a_second_copy_of_an_indexed_tree_embeds_nothing_and_is_searchable(
+    make: Any, sample_project: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "worktree2"
+    shutil.copytree(sample_project, copy)
+    settings = make(security={"allowed_roots": [str(copy)]})
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        embedded = len(embedder.embedded)
+        second = await svc.index_path(str(copy))
+        hits = (await svc.hybrid_search("makeSlugFromTitle", top_k=10)).hits
+    assert first.chunks_embedded == first.chunks_written == embedded > 0
+    assert second.chunks_written == first.chunks_written and second.chunks_embedded == 0
+    assert len(embedder.embedded) == embedded
+    assert {h.root for h in hits if h.file_path == "src/text/slug.py"} == {sample_project.as_posix(), copy.as_posix()}
+
+
+async def test_force_without_a_model_change_re_chunks_but_embeds_nothing(
+    settings: Settings, sample_project: Path
+) -> None:
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        embedded = len(embedder.embedded)
+        forced = await svc.index_path(str(sample_project), force=True)
+        hits = (await svc.search("retry with backoff", top_k=3)).hits
+    assert forced.files_indexed == first.files_indexed and forced.chunks_written == first.chunks_written
+    assert forced.chunks_embedded == 0 and len(embedder.embedded) == embedded
+    assert hits[0].file_path == "src/payments/retry.py"
+
+
+def _handlers(names: Sequence[str]) -> str:
+    body = "\n".join(f"    step_{i} = value * {i}  # a line of real work" for i in range(15))
+    return "\n\n\n".join(f"def {name}(value):\n{body}\n    return value\n" for name in names)
+
+
+async def test_an_edited_file_re_embeds_only_the_chunks_whose_text_changed(
+    settings: Settings, sample_project: Path
+) -> None:
+    module = sample_project / "src/handlers.py"
+    module.write_text(_handlers(["alpha", "beta", "gamma", "delta"]))
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        await svc.index_path(str(sample_project))
+        chunks = (await svc.backend.file_records(sample_project.as_posix()))["src/handlers.py"].chunk_count
+        module.write_text(_handlers(["alpha", "beta", "gamma", "delta_renamed"]))
+        embedder.embedded.clear()
+        edited = await svc.index_path(str(sample_project))
+        hits = (await svc.keyword_search("delta_renamed", top_k=1)).hits
+    assert chunks >= 4 and edited.chunks_written == chunks
+    assert edited.chunks_embedded == len(embedder.embedded) == 1
+    assert "delta_renamed" in embedder.embedded[0] and hits[0].file_path == "src/handlers.py"

@@ -105,6 +105,7 @@ indexing:
   watch: false
   watch_debounce_ms: 500
   watch_polling: true
+  vector_store_max_vectors: 5000
 security:
   allowed_roots:
   - /srv/shared-docs
