@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_settings, open_service
+from support import eventually, make_settings, open_service
 
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.hashing import HashingProvider
@@ -462,26 +463,26 @@ async def _hit_files(svc: Any, query: str) -> list[str]:
     return _files((await svc.hybrid_search(query, top_k=20)).hits)
 
 
+@asynccontextmanager
+async def _watched(settings: Settings, root: Path) -> AsyncIterator[Any]:
+    """A service that indexed ``root`` and whose file watcher is watching it."""
+    async with open_service(settings) as svc:
+        await svc.index_path(str(root))
+        svc.start_watching()
+        await eventually(lambda: _watching(svc, root), 10)
+        yield svc
+
+
 async def test_the_watcher_makes_an_edit_searchable_and_a_deletion_vanish_within_seconds(
     settings: Settings, sample_project: Path
 ) -> None:
     import time
 
-    from support import eventually
-
-    async with open_service(settings) as svc:
-        await svc.index_path(str(sample_project))
-        svc.start_watching()
-        await eventually(lambda: _watching(svc, sample_project), 10)
-
+    async with _watched(settings, sample_project) as svc:
         retry = sample_project / "src/payments/retry.py"
         retry.write_text(retry.read_text() + "\n\ndef quarantine_flaky_gateway():\n    return 'zebra'\n")
         edited = time.monotonic()
-
-        async def edit_found() -> bool:
-            return "src/payments/retry.py" in await _hit_files(svc, "quarantine_flaky_gateway")
-
-        await eventually(edit_found, 10)
+        await eventually(lambda: _has(svc, "quarantine_flaky_gateway", "src/payments/retry.py"), 10)
         assert time.monotonic() - edited <= FRESH_S
 
         new = sample_project / "src/new_module/fresh.py"
@@ -510,12 +511,7 @@ async def _lacks(svc: Any, query: str, rel: str) -> bool:
 async def test_the_watcher_indexes_a_burst_of_files_in_one_batch_and_skips_ignored_ones(
     settings: Settings, sample_project: Path
 ) -> None:
-    from support import eventually
-
-    async with open_service(settings) as svc:
-        await svc.index_path(str(sample_project))
-        svc.start_watching()
-        await eventually(lambda: _watching(svc, sample_project), 10)
+    async with _watched(settings, sample_project) as svc:
         assert svc.watcher is not None
         before = svc.watcher.batches
         burst = sample_project / "burst"
@@ -542,12 +538,7 @@ async def _idle(svc: Any) -> bool:
 
 
 async def test_index_path_never_fails_busy_because_of_the_watcher(settings: Settings, sample_project: Path) -> None:
-    from support import eventually
-
-    async with open_service(settings) as svc:
-        await svc.index_path(str(sample_project))
-        svc.start_watching()
-        await eventually(lambda: _watching(svc, sample_project), 10)
+    async with _watched(settings, sample_project) as svc:
         for n in range(50):
             (sample_project / f"busy_{n}.py").write_text(f"def busy_{n}(): pass\n")
         # Calls made while the watcher may be indexing that burst: they queue, they never fail.
