@@ -93,8 +93,8 @@ class WatchStatus(BaseModel):
     )
     roots: list[str] = Field(default_factory=list, description="The indexed roots being watched")
     pending_changes: int = Field(description="Changed paths seen but not yet indexed (a batch waits for quiet)")
-    batches: int = Field(default=0, description="Batches of changes indexed since the server started")
-    last_update: str | None = Field(default=None, description="ISO 8601 UTC time the last batch was indexed")
+    batches: int = Field(default=0, description="Batches that changed the index since the server started")
+    last_update: str | None = Field(default=None, description="ISO 8601 UTC time the last such batch finished")
     last_summary: str | None = Field(default=None, description="What the last batch did")
     error: str | None = Field(default=None, description="Why the last batch or the watching failed")
 

@@ -244,9 +244,9 @@ class IndexWatcher:
                 self.error = f"{type(exc).__name__}: {exc}"
                 log.exception("file watcher: re-indexing %d changed paths under %s failed", len(paths), root)
                 continue
-            self.batches += 1
             self.error = None
-            self.last_update = _now_iso()
-            if result is not None:
+            if result is not None and (result.files_indexed or result.files_removed):
+                self.batches += 1
+                self.last_update = _now_iso()
                 self.last_summary = result.summary
                 log.info("file watcher: %s", result.summary)

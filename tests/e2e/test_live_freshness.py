@@ -22,10 +22,16 @@ def _params(project: Path, config: Path) -> StdioServerParameters:
     return StdioServerParameters(command=command, args=args, env=child_env(config), cwd=str(project))
 
 
-async def _files(session: ClientSession, query: str) -> list[str]:
+async def _hits(session: ClientSession, query: str) -> list[dict[str, Any]]:
     result = await session.call_tool("hybrid_search", {"query": query, "top_k": 20})
     assert not result.is_error, result.content
-    return [h["file_path"] for h in result.structured_content["hits"]]
+    hits: list[dict[str, Any]] = result.structured_content["hits"]
+    return hits
+
+
+async def _shows(session: ClientSession, identifier: str, rel: str) -> bool:
+    """A hit of ``rel`` holds ``identifier`` (the semantic side returns every file of a small index)."""
+    return any(h["file_path"] == rel and identifier in h["text"] for h in await _hits(session, identifier))
 
 
 async def _watch(session: ClientSession) -> dict[str, Any]:
@@ -53,20 +59,21 @@ async def test_an_agents_edits_are_searchable_within_3_seconds_without_calling_i
         target.write_text(target.read_text() + "\n\ndef drain_idle_sockets_gracefully(pool):\n    pool.close()\n")
         edited = time.monotonic()
 
-        async def edit_found() -> bool:
-            return "src/db/connection.py" in await _files(session, "drain_idle_sockets_gracefully")
-
-        await eventually(edit_found, 15)
+        await eventually(lambda: _shows(session, "drain_idle_sockets_gracefully", "src/db/connection.py"), 15)
         assert time.monotonic() - edited <= FRESH_S
 
         target.unlink()
 
         async def deletion_seen() -> bool:
-            return "src/db/connection.py" not in await _files(session, "DatabasePool acquire")
+            return all(h["file_path"] != "src/db/connection.py" for h in await _hits(session, "DatabasePool acquire"))
 
         await eventually(deletion_seen, 15)
 
-        before = (await _watch(session))["batches"]
+        async def idle() -> dict[str, Any] | None:
+            watch = await _watch(session)
+            return watch if watch["pending_changes"] == 0 else None
+
+        before = (await eventually(idle, 15))["batches"]
         burst = sample_project / "checkout"
         burst.mkdir()
         for n in range(200):  # a branch switch writes many files back to back
@@ -77,7 +84,7 @@ async def test_an_agents_edits_are_searchable_within_3_seconds_without_calling_i
             return watch if watch["batches"] > before and watch["pending_changes"] == 0 else None
 
         watch = await eventually(burst_done, 60)
-        assert watch["batches"] == before + 1
-        assert "checkout/mod_199.py" in await _files(session, "checkout_handler_199")
+        assert watch["batches"] == before + 1 and watch["last_summary"].startswith("Indexed 200 new/changed files")
+        assert await _shows(session, "checkout_handler_199", "checkout/mod_199.py")
         status = await session.call_tool("index_status", {})
     assert status.structured_content["files"] == 7 + 200

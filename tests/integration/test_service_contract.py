@@ -463,6 +463,16 @@ async def _hit_files(svc: Any, query: str) -> list[str]:
     return _files((await svc.hybrid_search(query, top_k=20)).hits)
 
 
+async def _has(svc: Any, identifier: str, rel: str) -> bool:
+    """A hit of ``rel`` shows ``identifier`` (the vector side returns every file of a small index)."""
+    hits = (await svc.hybrid_search(identifier, top_k=20)).hits
+    return any(h.file_path == rel and identifier in h.text for h in hits)
+
+
+async def _lacks(svc: Any, query: str, rel: str) -> bool:
+    return rel not in await _hit_files(svc, query)
+
+
 @asynccontextmanager
 async def _watched(settings: Settings, root: Path) -> AsyncIterator[Any]:
     """A service that indexed ``root`` and whose file watcher is watching it."""
@@ -498,14 +508,6 @@ async def test_the_watcher_makes_an_edit_searchable_and_a_deletion_vanish_within
         status = await svc.status()
     assert status.watch is not None and status.watch.batches >= 3 and status.watch.last_update
     assert status.files == 7  # retry.py edited, fresh.py added then deleted, slug.py deleted: counts are true
-
-
-async def _has(svc: Any, query: str, rel: str) -> bool:
-    return rel in await _hit_files(svc, query)
-
-
-async def _lacks(svc: Any, query: str, rel: str) -> bool:
-    return rel not in await _hit_files(svc, query)
 
 
 async def test_the_watcher_indexes_a_burst_of_files_in_one_batch_and_skips_ignored_ones(
