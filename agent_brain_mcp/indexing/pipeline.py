@@ -26,10 +26,10 @@ from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, em
 from agent_brain_mcp.indexing.languages import detect_language
 from agent_brain_mcp.indexing.reader import SkipFile, read_text
 from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
+from agent_brain_mcp.models import IndexResult, SkippedFile
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
-from agent_brain_mcp.models import IndexResult, SkippedFile
 
 log = logging.getLogger(__name__)
 
