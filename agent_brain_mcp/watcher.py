@@ -86,6 +86,7 @@ class IndexWatcher:
         self.last_summary: str | None = None
         self.error: str | None = None
         self.watching = False
+        self._cannot_watch = False  # watchfiles missing, or neither OS events nor polling worked
 
     # -- life cycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,7 +122,7 @@ class IndexWatcher:
     def _mode(self) -> str:
         if self.watching:
             return "polling" if self._polling else "native"
-        return "off" if self.error else "idle"  # idle: no indexed root to watch yet
+        return "off" if self._cannot_watch else "idle"  # idle: no indexed root to watch yet
 
     # -- which roots ----------------------------------------------------------------------------------
     async def _follow_roots(self) -> None:
@@ -159,12 +160,14 @@ class IndexWatcher:
             from watchfiles._rust_notify import RustNotify
         except ImportError:
             self.error = "watchfiles is not installed: edits are indexed only by index_path"
+            self._cannot_watch = True
             log.warning("file watcher: %s", self.error)
             return
         while not stop.is_set():
             try:
                 with RustNotify([str(r) for r in roots], False, self._polling, _POLL_DELAY_MS, True, True) as notify:
                     self.watching = True
+                    self._cannot_watch = False
                     mode = "polling" if self._polling else "native"
                     log.info("file watcher: watching %s (%s)", ", ".join(map(str, roots)), mode)
                     while not stop.is_set():
@@ -175,6 +178,7 @@ class IndexWatcher:
             except (OSError, RuntimeError) as exc:  # e.g. the inotify watch limit
                 if self._polling:
                     self.error = f"file watching failed ({exc}): edits are indexed only by index_path"
+                    self._cannot_watch = True
                     log.warning("file watcher: %s", self.error)
                     return
                 log.warning("file watcher: native watching failed (%s); polling instead", exc)
