@@ -64,6 +64,8 @@ class EmbeddingSettings(_Strict):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     timeout_seconds: float = Field(default=60.0, gt=0)
+    # Recent query vectors kept in memory (by model and exact query text); 0 turns the cache off.
+    query_cache_size: int = Field(default=512, ge=0, le=100_000)
 
     @model_validator(mode="after")
     def _check_provider_options(self) -> EmbeddingSettings:
@@ -91,6 +93,13 @@ class IndexingSettings(_Strict):
     # Private keys, .env files, cloud and registry credentials are skipped unless this is true
     # (or an include glob names them): see indexing/secret_files.py.
     index_secrets: bool = False
+    # The stdio server re-indexes edits under indexed roots as they happen (see watcher.py).
+    watch: bool = True
+    watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)
+    watch_polling: bool = False  # poll instead of OS events (e.g. network file systems)
+    # Vectors kept by (model, exact text) so no text is embedded twice; least recently used beyond
+    # this many are pruned at the end of each run. 0 turns the store off.
+    vector_store_max_vectors: int = Field(default=100_000, ge=0)
 
     @model_validator(mode="after")
     def _check_overlap(self) -> IndexingSettings:

@@ -24,7 +24,11 @@ class IndexResult(BaseModel):
     )
     skipped: list[SkippedFile] = Field(default_factory=list, description="The first skipped files")
     chunks_written: int = Field(
-        description="Chunks embedded and stored in this run: all the chunks of the new or changed files"
+        description="Chunks stored in this run: all the chunks of the new or changed files (embedded or reused)"
+    )
+    chunks_embedded: int = Field(
+        default=0,
+        description="Chunks the model embedded; the rest of chunks_written reused vectors of the same text",
     )
     chunks_replaced: int = Field(
         default=0,
@@ -90,6 +94,21 @@ class RootStatus(BaseModel):
     last_indexed: str | None = Field(default=None, description="ISO 8601 UTC time of the last run")
 
 
+class WatchStatus(BaseModel):
+    """The file watcher: edits under indexed roots are indexed without a call (``indexing.watch``)."""
+
+    enabled: bool
+    mode: str = Field(
+        description="'native' (OS events), 'polling' (fallback), 'idle' (no indexed root yet), 'off' (see error)"
+    )
+    roots: list[str] = Field(default_factory=list, description="The indexed roots being watched")
+    pending_changes: int = Field(description="Changed paths seen but not yet indexed (a batch waits for quiet)")
+    batches: int = Field(default=0, description="Batches that changed the index since the server started")
+    last_update: str | None = Field(default=None, description="ISO 8601 UTC time the last such batch finished")
+    last_summary: str | None = Field(default=None, description="What the last batch did")
+    error: str | None = Field(default=None, description="Why the last batch or the watching failed")
+
+
 class IndexStatus(BaseModel):
     backend: str
     location: str = Field(description="Where the index lives (folder or server)")
@@ -106,3 +125,4 @@ class IndexStatus(BaseModel):
     jobs: list[IndexJob] = Field(
         default_factory=list, description="Recent background indexing jobs, newest first (at most 10)"
     )
+    watch: WatchStatus | None = Field(default=None, description="The file watcher; None when indexing.watch is off")

@@ -27,8 +27,10 @@ WARMUP_DELAY_S = 0.25
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, watch: bool = False) -> None:
         self.settings = settings
+        # The stdio server's session watches the indexed roots (if indexing.watch); one-shot CLI runs do not.
+        self._watch = watch and settings.indexing.watch
         self._service: RetrievalService | None = None
         self._task: asyncio.Task[RetrievalService] | None = None
         self._lock = asyncio.Lock()
@@ -40,7 +42,10 @@ class Runtime:
 
     async def _warm(self, delay: float = WARMUP_DELAY_S) -> RetrievalService:
         await asyncio.sleep(delay)
-        return await build_service(self.settings)
+        service = await build_service(self.settings)
+        if self._watch:
+            service.start_watching()
+        return service
 
     async def service(self) -> RetrievalService:
         """The ready service; waits for the warm-up, retrying a failed one."""

@@ -41,7 +41,8 @@ INDEX_DOC = (
     "cancel_indexing stops it. One indexing run per index at a time: a second call in this server fails at "
     "once with a 'busy' error (it does not queue); a run in another process is waited for up to 30 s, then "
     "'busy'. Searches keep working during a run. Secret files (private keys, .env, credentials) are skipped "
-    "unless an include glob names them."
+    "unless an include glob names them. While the server runs, edits under indexed folders are re-indexed "
+    "automatically within seconds (index_status: watch)."
 )
 CANCEL_DOC = (
     "Stop a background indexing job (the running one, or job_id). Files already written stay indexed and "
@@ -95,7 +96,7 @@ def build_server(settings: Settings) -> MCPServer:
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Runtime]:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, watch=True)
         runtime.start_warmup()
         try:
             yield runtime

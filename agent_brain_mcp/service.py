@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_brain_mcp.backends.base import Backend, ScoredChunk, SearchFilters
 from agent_brain_mcp.config import IndexingSettings
@@ -25,6 +26,9 @@ from agent_brain_mcp.jobs import Job, JobRegistry
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
 from agent_brain_mcp.results import fit_budget, merge_adjacent, rescore_fused
 
+if TYPE_CHECKING:
+    from agent_brain_mcp.watcher import IndexWatcher
+
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 200
@@ -33,6 +37,8 @@ MAX_PATH_PREFIX_CHARS = 4096  # PATH_MAX; SQLite refuses LIKE patterns over 50,0
 MIN_MAX_CHARS = 100
 # How long an indexing run waits for another process's run to release the index before giving up.
 WRITER_LOCK_TIMEOUT_S = 30.0
+# How long the file watcher's batch waits for another process's run before retrying later.
+WATCH_LOCK_TIMEOUT_S = 1.0
 # How long cancel_indexing waits for a job to stop at a batch boundary before cancelling it outright.
 CANCEL_GRACE_S = 10.0
 
@@ -57,8 +63,10 @@ class RetrievalService:
         self._project_dir = project_dir
         self._allowed = [p.resolve() for p in (allowed_roots or [project_dir])]
         self._write_lock = asyncio.Lock()
+        self._foreground_runs = 0  # index_path calls running now (the watcher's batches are not counted)
         self._jobs = JobRegistry()
         self._mismatch: IndexMismatchError | None = None
+        self.watcher: IndexWatcher | None = None
 
     async def check_identity(self) -> None:
         """Refuse to mix vectors of two models: remember a mismatch and report it on every call."""
@@ -84,7 +92,40 @@ class RetrievalService:
         if self._mismatch is not None:
             raise self._mismatch
 
+    def start_watching(self) -> None:
+        """Index edits under the indexed roots as they happen, until ``close`` (see watcher.py)."""
+        from agent_brain_mcp.watcher import IndexWatcher
+
+        if self.watcher is None:
+            walker = Indexer(self.backend, self.embedder, self._indexing).walker()
+            self.watcher = IndexWatcher(
+                self._watchable_roots,
+                self.refresh_paths,
+                walker,
+                debounce_s=self._indexing.watch_debounce_ms / 1000,
+                force_polling=self._indexing.watch_polling,
+            )
+            self.watcher.start()
+
+    async def _watchable_roots(self) -> list[Path]:
+        return [Path(r) for r in await self.backend.roots() if Path(r).is_dir()]
+
+    async def refresh_paths(self, root: Path, paths: Sequence[Path]) -> IndexResult | None:
+        """Index what changed at ``paths`` under the indexed ``root`` (the watcher's batch); None when
+        the root needs a full ``index_path`` first (another model or pipeline version, or not indexed)."""
+        async with self._write_lock, self.backend.writer_lock(WATCH_LOCK_TIMEOUT_S):
+            stored = await self.backend.read_meta(f"pipeline_version:{root.as_posix()}")
+            if (
+                self._mismatch is not None
+                or stored != PIPELINE_VERSION
+                or root.as_posix() not in await self.backend.roots()
+            ):
+                return None
+            return await Indexer(self.backend, self.embedder, self._indexing).refresh(root, paths)
+
     async def close(self) -> None:
+        if self.watcher is not None:
+            await self.watcher.close()
         tasks = [j.task for j in self._jobs.all() if j.task is not None and not j.task.done()]
         for task in tasks:
             task.cancel()
@@ -142,7 +183,7 @@ class RetrievalService:
     def _refuse_if_busy(self) -> None:
         """One run per index: a second one in this server fails at once rather than queueing."""
         job = self._jobs.running()
-        if job is None and self._write_lock.locked():
+        if job is None and self._foreground_runs:
             raise IndexBusyError(
                 "Another index_path run is in progress in this server. Wait for it to finish (index_status "
                 "shows the index), then call index_path again. Searches keep working meanwhile."
@@ -169,7 +210,11 @@ class RetrievalService:
         target = self._resolve_target(path)
         self._refuse_if_busy()
         if not background:
-            return await self._index(target, include, exclude, force, progress)
+            self._foreground_runs += 1  # a watcher batch holding the lock is waited for, never "busy"
+            try:
+                return await self._index(target, include, exclude, force, progress)
+            finally:
+                self._foreground_runs -= 1
         job = Job(path=path)
         job.task = asyncio.create_task(
             self._run_job(job, target, include, exclude, force), name=f"agent-brain-index-{job.id}"
@@ -253,7 +298,7 @@ class RetrievalService:
         The same rules as a run: one writer (this process's lock, then the backend's writer lock),
         no vectors of another model, and an empty index records the model it is built with.
         """
-        self._refuse_if_job_running()
+        self._refuse_if_busy()
         async with self._write_lock, self.backend.writer_lock(WRITER_LOCK_TIMEOUT_S):
             self._refuse_if_mismatched()
             if await self.backend.get_identity() is None:
@@ -291,7 +336,9 @@ class RetrievalService:
                 await self.backend.write_meta({version_key: PIPELINE_VERSION})
             if upgrade:
                 result.summary += " (The chunker/tokeniser changed since the last run, so every file was re-indexed.)"
-            return result
+        if self.watcher is not None:
+            self.watcher.roots_changed()
+        return result
 
     # -- search -----------------------------------------------------------------------------------
     async def _prepare_query(
@@ -392,6 +439,7 @@ class RetrievalService:
             chunks=sum(s.chunks for s in stats),
             last_indexed=max(times) if times else None,
             jobs=self.jobs(),
+            watch=self.watcher.status() if self.watcher is not None else None,
         )
 
 

@@ -51,14 +51,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from retrieval_metrics import dedupe, evaluate_run, percentile  # noqa: E402
 
 from agent_brain_mcp.backends.registry import create_backend  # noqa: E402
+from agent_brain_mcp.backends.vector_store import pack, unpack, vector_key  # noqa: E402
 from agent_brain_mcp.config import Settings  # noqa: E402
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity, EmbeddingProvider  # noqa: E402
 from agent_brain_mcp.embeddings.factory import create_embedding_provider  # noqa: E402
@@ -93,7 +92,7 @@ class CachedEmbedder(EmbeddingProvider):
         self.inner.load()
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.identity.describe()}\x00{text}".encode()).hexdigest()
+        return vector_key(self.identity, text).hex()  # the index's own vector store key
 
     def embed_documents(self, texts: Any) -> list[list[float]]:
         keys = [self._key(t) for t in texts]
@@ -103,17 +102,14 @@ class CachedEmbedder(EmbeddingProvider):
             rows = self._db.execute(
                 f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
             ).fetchall()
-            found.update((k, np.frombuffer(v, dtype=np.float32).tolist()) for k, v in rows)
+            found.update((k, vec) for k, v in rows if (vec := unpack(v, self.identity.dimension)) is not None)
         missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
             vectors = self.inner.embed_documents([texts[i] for i in missing])
             with self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                    [
-                        (keys[i], np.asarray(v, dtype=np.float32).tobytes())
-                        for i, v in zip(missing, vectors, strict=True)
-                    ],
+                    [(keys[i], pack(v)) for i, v in zip(missing, vectors, strict=True)],
                 )
             found.update((keys[i], v) for i, v in zip(missing, vectors, strict=True))
         self.hits += len(keys) - len(missing)

@@ -7,11 +7,11 @@ import os
 import sys
 import textwrap
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -19,6 +19,8 @@ from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.runtime import build_service
 from agent_brain_mcp.service import RetrievalService
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -247,3 +249,17 @@ def key_echoing_server(status: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float, interval: float = 0.05) -> T:
+    """The first truthy result of ``check``, polled every ``interval`` seconds; fails after ``timeout``."""
+    import anyio
+
+    deadline = anyio.current_time() + timeout
+    last: T | None = None
+    while anyio.current_time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await anyio.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s (last result: {last!r})")

@@ -7,8 +7,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
+
+if TYPE_CHECKING:
+    from agent_brain_mcp.backends.vector_store import VectorStore
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ class Backend(abc.ABC):
     def private_paths(self) -> list[Path]:
         """Folders this backend writes to; the indexer never indexes them."""
         return []
+
+    def vector_store(self) -> VectorStore | None:
+        """Where vectors are kept by (model, text) so that no text is embedded twice (None: nowhere)."""
+        return None
 
     def rebuild_reason(self) -> str | None:
         """Why the opened index can only be rebuilt (e.g. an older on-disk layout), or None.

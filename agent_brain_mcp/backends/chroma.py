@@ -32,6 +32,7 @@ from agent_brain_mcp.backends.base import (
 )
 from agent_brain_mcp.backends.catalog import SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.keyword_index import KeywordIndex
+from agent_brain_mcp.backends.vector_store import SqliteVectorStore
 from agent_brain_mcp.config import ChromaSettings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 from agent_brain_mcp.errors import BackendUnavailableError, IndexBusyError
@@ -50,6 +51,7 @@ _UPSERT_BATCH = 128
 # for it queue behind several upserts in a row; a short sleep (which releases it) lets them run.
 WRITER_PAUSE_S = 0.01
 LOCK_FILE = "index.lock"
+VECTORS_FILE = "vectors.sqlite3"  # vectors by (model, text): see vector_store.py
 _LOCK_POLL_S = 0.1
 
 
@@ -92,6 +94,7 @@ class ChromaBackend(Backend):
         self._keywords: KeywordIndex | None = None
         self._max_batch = 1000
         self._rebuild_reason: str | None = None
+        self._vectors: SqliteVectorStore | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -111,6 +114,11 @@ class ChromaBackend(Backend):
 
     def private_paths(self) -> list[Path]:
         return [self._state_dir]
+
+    def vector_store(self) -> SqliteVectorStore:
+        if self._vectors is None:
+            self._vectors = SqliteVectorStore(self._state_dir / VECTORS_FILE)
+        return self._vectors
 
     def rebuild_reason(self) -> str | None:
         return self._rebuild_reason
@@ -214,6 +222,9 @@ class ChromaBackend(Backend):
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
+        if self._vectors is not None:
+            self._vectors.close()
+            self._vectors = None
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- identity ---------------------------------------------------------------------------------

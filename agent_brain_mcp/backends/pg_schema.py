@@ -9,6 +9,9 @@ Layout (``<t>`` = ``storage.postgresql.table``):
   ``embedding vector(N)``, ``text_search_tsv`` (generated) — plus typed columns for our filters.
 - ``<t>_files``: the manifest (one row per indexed file, content hash, chunk count).
 - ``<t>_roots``: indexed roots and their last run; ``<t>_meta``: embedding identity.
+- ``<t>_vectors`` (revision 0003): vectors by (model identity, exact embedding text), the store the
+  pipeline consults before it calls the model (``vector_store.py``): ``key`` (SHA-256), ``dim``,
+  ``vector`` (little-endian float32 bytes, the same rows as Chroma's ``vectors.sqlite3``), ``used``.
 - ``<t>_terms`` (revision 0002): document frequency of every lexeme of ``text_search_tsv`` (how many
   chunks hold it), kept exact by the same transactions that write chunks. Two reserved rows, whose
   terms the parser never makes: ``''`` holds the number of chunks and ``' '`` the sum of their
@@ -74,6 +77,10 @@ class SchemaParams:
     @property
     def terms(self) -> str:
         return f"{self.table}_terms"
+
+    @property
+    def vectors(self) -> str:
+        return f"{self.table}_vectors"
 
     @property
     def version_table(self) -> str:
@@ -176,3 +183,20 @@ def terms_downgrade_statements(p: SchemaParams) -> list[str]:
         f"ALTER TABLE {p.chunks} ALTER COLUMN text_search_tsv SET STORAGE EXTENDED",
         f"DROP TABLE IF EXISTS {p.terms}",
     ]
+
+
+def vectors_upgrade_statements(p: SchemaParams) -> list[str]:
+    """Revision 0003: the content-addressed vector store (kept by ``reset``: keys name their model)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {p.vectors} (
+            key bytea PRIMARY KEY,
+            dim integer NOT NULL,
+            vector bytea NOT NULL,
+            used bigint NOT NULL
+        )""",
+        f"CREATE INDEX IF NOT EXISTS {p.vectors}_used ON {p.vectors} (used)",
+    ]
+
+
+def vectors_downgrade_statements(p: SchemaParams) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {p.vectors}"]

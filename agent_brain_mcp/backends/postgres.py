@@ -34,6 +34,7 @@ from agent_brain_mcp.backends.pg_schema import (
     vector_index_ddl,
 )
 from agent_brain_mcp.backends.pg_url import asyncpg_query
+from agent_brain_mcp.backends.vector_store import VectorStore
 from agent_brain_mcp.config import PostgresSettings, Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError, IndexBusyError
@@ -296,6 +297,11 @@ class PostgresBackend(Backend):
         if self._params is None:
             raise BackendUnavailableError("the PostgreSQL schema is not ready yet")
         return self._params
+
+    def vector_store(self) -> VectorStore:
+        from agent_brain_mcp.backends.pg_vector_store import PgVectorStore
+
+        return PgVectorStore(self._exec, self.params.vectors)
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
         hint = "start it (e.g. `docker compose up -d`) or fix storage.postgresql in the config"

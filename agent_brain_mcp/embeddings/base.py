@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ class EmbeddingProvider(abc.ABC):
     """
 
     batch_size: int = 32
+    # Query vectors kept (least recently used dropped first); 0 turns the cache off.
+    query_cache_size: int = 512
 
     def __init__(self) -> None:
         # Documents: one embedding job at a time (a local model already uses every core, and remote
@@ -38,6 +41,10 @@ class EmbeddingProvider(abc.ABC):
         self._lock = asyncio.Lock()
         self._query_lock = asyncio.Lock()
         self._pending_queries: list[tuple[str, asyncio.Future[list[float]]]] = []
+        # Agents repeat and refine queries: a repeated one costs a dictionary lookup, not a model call.
+        # Keyed by the model's identity too, so a provider whose identity is settled at load (a probed
+        # dimension) never answers with a vector of the old one.
+        self._query_cache: OrderedDict[tuple[EmbeddingIdentity, str], tuple[float, ...]] = OrderedDict()
 
     @property
     @abc.abstractmethod
@@ -64,7 +71,21 @@ class EmbeddingProvider(abc.ABC):
             return await asyncio.to_thread(self.embed_documents, list(texts))
 
     async def aembed_query(self, text: str) -> list[float]:
-        """Embed one query off the event loop, in one batch with the queries waiting alongside it."""
+        """One query's vector: from the cache when this exact text was embedded lately, else embedded
+        off the event loop, in one batch with the queries waiting alongside it."""
+        # ``identity`` is cheap once a vector was made (the model is loaded); an empty cache skips it.
+        cached = self._query_cache.get((self.identity, text)) if self._query_cache else None
+        if cached is not None:
+            self._query_cache.move_to_end((self.identity, text))
+            return list(cached)
+        vector = await self._embed_query_batched(text)
+        if self.query_cache_size > 0:
+            self._query_cache[(self.identity, text)] = tuple(vector)
+            while len(self._query_cache) > self.query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    async def _embed_query_batched(self, text: str) -> list[float]:
         future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
         self._pending_queries.append((text, future))
         async with self._query_lock:

@@ -93,4 +93,6 @@ def create_embedding_provider(settings: EmbeddingSettings, env: Mapping[str, str
             f"unknown embedding provider {settings.provider!r}: embedding.provider must be one of "
             f"{', '.join(known_provider_names())}"
         )
-    return builder(settings, os.environ if env is None else env)
+    provider = builder(settings, os.environ if env is None else env)
+    provider.query_cache_size = settings.query_cache_size
+    return provider

@@ -15,8 +15,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite
+from agent_brain_mcp.backends.vector_store import vector_key
 from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import EmbeddingError
@@ -28,6 +30,9 @@ from agent_brain_mcp.indexing.reader import SkipFile, read_text
 from agent_brain_mcp.indexing.secret_files import SecretFilter
 from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
 from agent_brain_mcp.models import IndexResult, SkippedFile
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ class _Run:
     unchanged: int = 0
     chunks_written: int = 0
     chunks_replaced: int = 0
+    embedded: int = 0  # texts the model embedded; the rest of chunks_written came from the vector store
     done: int = 0
     kept: set[str] = field(default_factory=set)
 
@@ -81,6 +87,7 @@ class Indexer:
         self._flush_chunks = max(embedder.batch_size * 4, 64)
         keep = compile_globs(settings.index_anyway, "indexing.index_anyway")
         self._filetypes = FileTypePolicy(settings.skip_data_files, keep.match_file if keep else None)
+        self._store = backend.vector_store() if settings.vector_store_max_vectors > 0 else None
 
     async def run(
         self,
@@ -93,14 +100,7 @@ class Indexer:
         progress: ProgressFn | None = None,
     ) -> IndexResult:
         started = time.perf_counter()
-        walker = Walker(
-            include=self._settings.include,
-            exclude=self._settings.exclude,
-            use_gitignore=self._settings.use_gitignore,
-            max_file_bytes=self._settings.max_file_bytes,
-            private_dirs=self._backend.private_paths(),
-            secrets=SecretFilter([*self._settings.include, *include], enabled=not self._settings.index_secrets),
-        )
+        walker = self.walker(include)
         # The call's own globs narrow what this run looks at: files outside them are neither
         # indexed nor removed (the config's globs, .gitignore and defaults define the index itself).
         in_scope = _scope_filter(include, exclude)
@@ -118,12 +118,72 @@ class Indexer:
 
         candidates = await asyncio.to_thread(walk)
         manifest = {k: v for k, v in (await self._backend.file_records(root_key, scope)).items() if in_scope(k)}
-        await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
+        return await self._sync(run, candidates, manifest, scope, started, progress)
 
+    async def refresh(self, root: Path, paths: Sequence[Path], progress: ProgressFn | None = None) -> IndexResult:
+        """Bring ``paths`` under ``root`` up to date, whatever happened to them: the watcher's batch.
+
+        Each path is a file or folder that was created, changed or deleted. The walk's own rules
+        decide what is indexed (a folder is walked); files that are gone, or that the rules now
+        leave out, are removed, with everything the index holds under a vanished folder.
+        """
+        if any(p.name == ".gitignore" and p.parent == root for p in paths):
+            return await self.run(root, root, progress=progress)  # the rules of the whole root changed
+        paths = [*paths, *(p.parent for p in paths if p.name == ".gitignore")]  # re-judge its folder
+        started = time.perf_counter()
+        walker = self.walker()
+        root_key = root.as_posix()
+        run = _Run(root_key, False, WalkReport())
+        rels = sorted({p.relative_to(root).as_posix() for p in paths if p != root and p.is_relative_to(root)})
+
+        def collect() -> list[Candidate]:
+            found: dict[str, Candidate] = {}
+            gitignores: dict[Path, GitIgnoreSpec | None] = {}
+            for rel in rels:
+                path = root / rel
+                if path.is_dir() and not path.is_symlink():
+                    if not walker.ignored(root, path, is_dir=True, gitignores=gitignores):
+                        found.update((c.rel_path, c) for c in walker.walk(root, run.report, path))
+                elif (cand := walker.candidate(root, path, run.report, gitignores)) is not None:
+                    found[cand.rel_path] = cand
+            return [c for c in found.values() if self._filetypes.wanted(c.rel_path, run.report)]
+
+        candidates = await asyncio.to_thread(collect)
+        scope = _common_folder(rels)
+        covered = {printable_path(rel) for rel in rels}
+        records = await self._backend.file_records(root_key, scope)
+        manifest = {k: v for k, v in records.items() if any(a in covered for a in _self_and_ancestors(k))}
+        return await self._sync(run, candidates, manifest, scope, started, progress)
+
+    def walker(self, include: Sequence[str] = ()) -> Walker:
+        """A walker with the config's rules (the watcher filters changes with the same one).
+
+        ``include`` is the call's own globs: a secret file they name is indexed all the same.
+        """
+        return Walker(
+            include=self._settings.include,
+            exclude=self._settings.exclude,
+            use_gitignore=self._settings.use_gitignore,
+            max_file_bytes=self._settings.max_file_bytes,
+            private_dirs=self._backend.private_paths(),
+            secrets=SecretFilter([*self._settings.include, *include], enabled=not self._settings.index_secrets),
+        )
+
+    async def _sync(
+        self,
+        run: _Run,
+        candidates: list[Candidate],
+        manifest: dict[str, FileRecord],
+        scope: str,
+        started: float,
+        progress: ProgressFn | None,
+    ) -> IndexResult:
+        """Index the candidates that changed, then remove what the manifest holds beyond them."""
+        await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
         todo: list[tuple[Candidate, FileRecord | None]] = []
         for cand in candidates:
             old = manifest.get(cand.rel_path)
-            if not force and old and old.size == cand.size and old.mtime_ns == cand.mtime_ns:
+            if not run.force and old and old.size == cand.size and old.mtime_ns == cand.mtime_ns:
                 run.unchanged += 1
                 run.kept.add(cand.rel_path)
             else:
@@ -132,12 +192,37 @@ class Indexer:
         await self._process(run, todo, len(candidates), progress)
 
         gone = sorted(set(manifest) - run.kept)
-        chunks_removed = await self._backend.remove_files(root_key, gone)
-        await self._backend.finish_run(root_key)
-        stats = {s.root: s for s in await self._backend.stats()}.get(root_key)
+        chunks_removed = await self._backend.remove_files(run.root, gone)
+        await self._backend.finish_run(run.root)
+        if self._store is not None:
+            await self._store.prune(self._settings.vector_store_max_vectors)
+        stats = {s.root: s for s in await self._backend.stats()}.get(run.root)
         seconds = round(time.perf_counter() - started, 3)
         await _report(progress, len(candidates), len(candidates), "done")
         return _result(run, scope, len(gone), chunks_removed, stats, seconds)
+
+    async def _vectors_for(self, run: _Run, texts: list[str]) -> list[list[float]]:
+        """Vectors for ``texts``: the vector store's where it has them, the model's for the rest
+        (one call per distinct text, then kept in the store)."""
+        if not texts:
+            return []
+        identity = self._embedder.identity
+        keys = [vector_key(identity, text) for text in texts]
+        found = await self._store.get(keys, identity.dimension) if self._store is not None else {}
+        todo = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        if todo:
+            try:
+                made = await self._embedder.aembed_documents(list(todo.values()))
+            except EmbeddingError:
+                raise
+            except Exception as exc:
+                raise _embed_error(len(todo), exc) from exc
+            new = dict(zip(todo, made, strict=True))
+            if self._store is not None:
+                await self._store.put(new, identity.dimension)
+            found.update(new)
+        run.embedded += len(todo)
+        return [found[key] for key in keys]
 
     # -- the streaming part -------------------------------------------------------------------------
     def _prepare(self, root: Path, cand: Candidate, old: FileRecord | None, force: bool) -> _Prepared:
@@ -203,12 +288,7 @@ class Indexer:
         if not batch:
             return
         texts = [embedding_text(p.candidate.rel_path, c) for p in batch for c in p.chunks]
-        try:
-            vectors = await self._embedder.aembed_documents(texts) if texts else []
-        except EmbeddingError:
-            raise
-        except Exception as exc:
-            raise EmbeddingError(f"the embedding model failed on a batch of {len(texts)} chunks: {exc}") from exc
+        vectors = await self._vectors_for(run, texts)
         it = iter(zip(texts, vectors, strict=True))
         writes = [
             FileWrite(_record(p), chunk_records(run.root, p.candidate.rel_path, p.language, p.chunks, it))
@@ -249,6 +329,29 @@ def chunk_records(
     return records
 
 
+def _embed_error(count: int, exc: Exception) -> EmbeddingError:
+    return EmbeddingError(f"the embedding model failed on a batch of {count} chunks: {exc}")
+
+
+def _common_folder(rel_paths: Sequence[str]) -> str:
+    """The deepest folder holding every path ('' for the root)."""
+    if not rel_paths:
+        return ""
+    parts = [p.split("/")[:-1] for p in rel_paths]
+    common: list[str] = []
+    for column in zip(*parts, strict=False):
+        if len(set(column)) != 1:
+            break
+        common.append(column[0])
+    return "/".join(common)
+
+
+def _self_and_ancestors(rel_path: str) -> list[str]:
+    """'a/b/c.py' -> ['a', 'a/b', 'a/b/c.py']."""
+    parts = rel_path.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def _scope_filter(include: Sequence[str], exclude: Sequence[str]) -> Callable[[str], bool]:
     inc = compile_globs(include, "include")
     exc = compile_globs(exclude, "exclude")
@@ -278,7 +381,8 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
     total_files = getattr(stats, "files", 0)
     total_chunks = getattr(stats, "chunks", 0)
     summary = (
-        f"Indexed {run.indexed} new/changed files ({run.chunks_written} chunks), {run.unchanged} unchanged, "
+        f"Indexed {run.indexed} new/changed files ({run.chunks_written} chunks, {run.embedded} of them embedded, "
+        f"the rest reused), {run.unchanged} unchanged, "
         f"{removed} removed, {len(run.report.skipped)} skipped in {seconds:.1f}s. "
         f"The index now holds {total_files} files / {total_chunks} chunks under {run.root}."
     )
@@ -298,6 +402,7 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         skipped=[SkippedFile(path=p, reason=r) for p, r in run.report.skipped[:_MAX_LISTED_SKIPS]],
         chunks_written=run.chunks_written,
         chunks_replaced=run.chunks_replaced,
+        chunks_embedded=run.embedded,
         chunks_removed=chunks_removed,
         total_files=total_files,
         total_chunks=total_chunks,

@@ -118,9 +118,9 @@ class Walker:
         if self._accept_file(rel, path.name, st, report):
             yield Candidate(rel, path, st.st_size, st.st_mtime_ns)
 
-    def _ignored(self, rel: str, is_dir: bool, specs: list[_Spec]) -> bool:
+    def _ignored(self, rel: str, is_dir: bool, specs: list[_Spec], names: bool = True) -> bool:
         probe = rel + "/" if is_dir else rel
-        if self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe)):
+        if names and (self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe))):
             return True
         # Deeper .gitignore files win; within one file the last matching rule wins.
         for base, spec in reversed(specs):
@@ -173,14 +173,13 @@ class Walker:
                     if child is not None:
                         stack.append(child)
                 continue
-            candidate = self._file_candidate(root, entry, rel, is_link, report)
+            candidate = self._file_candidate(root, rel, Path(entry.path), is_link, report)
             if candidate is not None:
                 yield candidate
 
-    def _file_candidate(
-        self, root: Path, entry: os.DirEntry[str], rel: str, is_link: bool, report: WalkReport
-    ) -> Candidate | None:
-        path = Path(entry.path)
+    def _file_candidate(self, root: Path, rel: str, path: Path, is_link: bool, report: WalkReport) -> Candidate | None:
+        """The checks a file not ignored by name must still pass: link target, file type, include, secrets, size."""
+        name = path.name
         if is_link:
             target, problem = _link_target_inside(path, root)
             if target is None:
@@ -188,7 +187,7 @@ class Walker:
                 return None
             path = target  # read the target itself: the reader follows no symlink below the root
         try:
-            st = entry.stat(follow_symlinks=True)
+            st = path.stat()
         except OSError as exc:
             report.skip(rel, f"unreadable ({exc.strerror})")
             return None
@@ -200,9 +199,70 @@ class Walker:
         if self._secrets.skips_file(rel):
             report.skip(rel, SECRET_REASON)
             return None
-        if self._accept_file(rel, entry.name, st, report):
+        if self._accept_file(rel, name, st, report):
             return Candidate(rel, path, st.st_size, st.st_mtime_ns)
         return None
+
+    def candidate(
+        self, root: Path, path: Path, report: WalkReport, gitignores: dict[Path, GitIgnoreSpec | None] | None = None
+    ) -> Candidate | None:
+        """``path``, a file under ``root``, as ``walk`` would yield it; None when the walk would pass it over."""
+        if not path.is_file() or self.ignored(root, path, is_dir=False, gitignores=gitignores):
+            return None
+        rel = printable_path(path.relative_to(root).as_posix())
+        return self._file_candidate(root, rel, path, path.is_symlink(), report)
+
+    def ignored(
+        self,
+        root: Path,
+        path: Path,
+        *,
+        is_dir: bool,
+        gitignores: dict[Path, GitIgnoreSpec | None] | None = None,
+    ) -> bool:
+        """Whether the walk leaves ``path`` (under ``root``) out by its name: the same rules, for one path.
+
+        The folders on the way and ``path`` itself are checked against the defaults, the excludes,
+        the private folders and the ``.gitignore`` files of every folder from ``root`` down
+        (``gitignores`` caches those across calls). For the watcher's changed paths.
+        """
+        if self.excluded(root, path, is_dir=is_dir):
+            return True
+        if not self._use_gitignore:
+            return False
+        cache: dict[Path, GitIgnoreSpec | None] = {} if gitignores is None else gitignores
+        parts = path.relative_to(root).parts
+        specs: list[_Spec] = []
+        folder = root
+        for depth, part in enumerate(parts):
+            if folder not in cache:
+                rel_dir = "/".join(parts[:depth]) + "/" if depth else ""
+                cache[folder] = _read_gitignore(root, folder, printable_path(rel_dir), WalkReport())
+            spec = cache[folder]
+            if spec is not None:
+                specs.append(("/".join(parts[:depth]) + "/" if depth else "", spec))
+            if self._ignored("/".join(parts[: depth + 1]), is_dir or depth < len(parts) - 1, specs, names=False):
+                return True
+            folder = folder / part
+        return False
+
+    def excluded(self, root: Path, path: Path, *, is_dir: bool = False) -> bool:
+        """Whether ``path`` is outside ``root`` or left out by the defaults, the excludes or a private
+        folder: judged on names alone (no ``.gitignore`` read, no file system access), a cheap filter."""
+        if any(path == Path(private) or path.is_relative_to(private) for private in self._private):
+            return True
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError:
+            return True
+        if not parts:
+            return True
+        for depth in range(len(parts)):
+            folder = is_dir or depth < len(parts) - 1
+            probe = "/".join(parts[: depth + 1]) + ("/" if folder else "")
+            if self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe)):
+                return True
+        return False
 
     def _accept_file(self, rel: str, name: str, st: os.stat_result, report: WalkReport) -> bool:
         if Path(name).suffix.lower() in BINARY_SUFFIXES:

@@ -132,5 +132,5 @@ def test_migrate_brings_the_schema_to_head_for_operators(tmp_path: Path, pg_url:
     first = subprocess.run(run, env=child_env(config), cwd=tmp_path, capture_output=True, text=True, timeout=120)
     again = subprocess.run(run, env=child_env(config), cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert f"schema for table '{pg_table}' is at revision 0002" in first.stdout
-    assert again.returncode == 0 and "revision 0002" in again.stdout
+    assert f"schema for table '{pg_table}' is at revision 0003" in first.stdout
+    assert again.returncode == 0 and "revision 0003" in again.stdout

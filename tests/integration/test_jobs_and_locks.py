@@ -222,6 +222,41 @@ async def test_another_process_holding_the_index_makes_indexing_wait_then_fail_c
         assert done.files_indexed == BIG_FILES
 
 
+async def test_the_watcher_waits_out_another_processs_run_then_indexes_the_change(
+    make: Any, lock_holder: Any, tmp_path: Path
+) -> None:
+    from support import eventually
+
+    start, release = lock_holder
+    project = write_tree(tmp_path / "small", {"a.py": "def alpha():\n    return 1\n"})
+    settings = make(project=project)
+    async with open_service(settings) as svc:
+        await svc.index_path(str(project))
+        svc.start_watching()
+        assert svc.watcher is not None
+        await eventually(lambda: _watching(svc), 10)
+        start(settings)
+        (project / "b.py").write_text("def beta_while_locked():\n    return 2\n")
+        status = await eventually(lambda: _pending(svc), 10)  # seen, but kept out by the other process
+        assert status.files == 1 and status.watch is not None and status.watch.pending_changes >= 1
+        release()
+        await eventually(lambda: _indexed(svc, 2), 20)
+
+
+async def _watching(svc: RetrievalService) -> bool:
+    return svc.watcher is not None and svc.watcher.watching
+
+
+async def _pending(svc: RetrievalService) -> Any:
+    status = await svc.status()
+    return status if status.watch is not None and status.watch.pending_changes > 0 else None
+
+
+async def _indexed(svc: RetrievalService, files: int) -> bool:
+    status = await svc.status()
+    return status.files == files and status.watch is not None and status.watch.pending_changes == 0
+
+
 async def test_the_writer_lock_excludes_a_second_service_on_the_same_index(
     make: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,38 @@ def test_results_come_back_in_the_order_of_the_inputs(provider: LocalOnnxProvide
     for i, vector in enumerate(batched):
         similarities = [cosine(vector, a) for a in alone]
         assert int(np.argmax(similarities)) == i
+
+
+def test_texts_are_batched_by_token_count_so_the_model_pays_for_little_padding(
+    provider: LocalOnnxProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Character length misleads: a rare long word is many tokens, a run of short common words few.
+    texts = [
+        "the " * 60,  # 240 characters, ~62 tokens
+        "Pneumonoultramicroscopicsilicovolcanoconiosis " * 4,  # ~190 characters, many more tokens
+        "a b",
+        "zygomorphic xylophonist quixotry " * 5,
+        "and " * 40,
+        "x = 1",
+    ]
+    seen: list[list[int]] = []
+    original = provider._run
+
+    def recording(rows: Sequence[Sequence[int]]) -> list[list[float]]:
+        seen.append([len(r) for r in rows])
+        return original(rows)
+
+    monkeypatch.setattr(provider, "_run", recording)
+    small = provider.batch_size
+    provider.batch_size = 2
+    try:
+        vectors = provider.embed_documents(texts)
+    finally:
+        provider.batch_size = small
+    lengths = sorted(len(ids) for ids in provider._token_ids(texts))
+    assert seen == [lengths[i : i + 2] for i in range(0, len(lengths), 2)]  # batch-mates have neighbouring counts
+    alone = [original(provider._token_ids([t]))[0] for t in texts]
+    assert all(cosine(v, a) >= 0.98 for v, a in zip(vectors, alone, strict=True))  # and in the input order
 
 
 def test_a_10k_character_input_is_truncated_instead_of_failing(provider: LocalOnnxProvider) -> None:

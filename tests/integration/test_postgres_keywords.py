@@ -233,7 +233,7 @@ async def test_migration_0002_counts_the_chunks_already_there_and_downgrades_cle
                 )
             assert await state() == ("0001", "x", False, None)
 
-            await migrate()  # what the server and `agent-brain-mcp migrate` run
+            await migrate("0002")
             assert await state() == ("0002", "m", True, "{gin_pending_list_limit=256}")
             await assert_terms_exact(pg_url, pg_table)
             assert (await stored_terms(pg_url, pg_table))["beta"] == 2
@@ -242,7 +242,7 @@ async def test_migration_0002_counts_the_chunks_already_there_and_downgrades_cle
             assert await state() == ("0001", "x", False, None)
             assert len(await raw(pg_url, f"SELECT id FROM {params.chunks}")) == 3  # the chunks stay
 
-            await migrate()
+            await migrate("0002")
             assert await state() == ("0002", "m", True, "{gin_pending_list_limit=256}")
             await assert_terms_exact(pg_url, pg_table)
     finally:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_settings, open_service
+from support import eventually, make_settings, open_service
 
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.hashing import HashingProvider
@@ -401,7 +402,9 @@ async def test_a_root_indexed_by_an_older_pipeline_is_reindexed_once(settings: S
     assert upgraded.files_indexed == first.files_indexed and "re-indexed" in upgraded.summary
     assert upgraded.total_chunks == first.total_chunks
     assert settled.files_indexed == 0
-    assert len(embedder.embedded) == 2 * first.chunks_written
+    # Re-chunked, but a chunk whose text came out the same keeps its vector: nothing is embedded twice.
+    assert upgraded.chunks_written == first.chunks_written and upgraded.chunks_embedded == 0
+    assert len(embedder.embedded) == first.chunks_written
 
 
 async def test_paths_outside_the_allowed_roots_are_refused(
@@ -506,3 +509,164 @@ async def test_data_and_generated_files_are_skipped_and_notebooks_indexed_by_cel
         again = await svc.index_path(str(sample_project))
         assert again.skipped_by_reason == {"binary": 2, "generated": 1}
         assert (await svc.keyword_search("zqxwGenToken", top_k=5)).hits
+
+
+# -- live freshness: the file watcher (issue 13) ------------------------------------------------------
+FRESH_S = 3.0  # the goal: an edit is searchable within this many seconds
+
+
+async def _watching(svc: Any, root: Path) -> bool:
+    watch = (await svc.status()).watch
+    return watch is not None and watch.mode in ("native", "polling") and root.as_posix() in watch.roots
+
+
+async def _hit_files(svc: Any, query: str) -> list[str]:
+    return _files((await svc.hybrid_search(query, top_k=20)).hits)
+
+
+async def _has(svc: Any, identifier: str, rel: str) -> bool:
+    """A hit of ``rel`` shows ``identifier`` (the vector side returns every file of a small index)."""
+    hits = (await svc.hybrid_search(identifier, top_k=20)).hits
+    return any(h.file_path == rel and identifier in h.text for h in hits)
+
+
+async def _lacks(svc: Any, query: str, rel: str) -> bool:
+    return rel not in await _hit_files(svc, query)
+
+
+@asynccontextmanager
+async def _watched(settings: Settings, root: Path) -> AsyncIterator[Any]:
+    """A service that indexed ``root`` and whose file watcher is watching it."""
+    async with open_service(settings) as svc:
+        await svc.index_path(str(root))
+        svc.start_watching()
+        await eventually(lambda: _watching(svc, root), 10)
+        yield svc
+
+
+async def test_the_watcher_makes_an_edit_searchable_and_a_deletion_vanish_within_seconds(
+    settings: Settings, sample_project: Path
+) -> None:
+    import time
+
+    async with _watched(settings, sample_project) as svc:
+        retry = sample_project / "src/payments/retry.py"
+        retry.write_text(retry.read_text() + "\n\ndef quarantine_flaky_gateway():\n    return 'zebra'\n")
+        edited = time.monotonic()
+        await eventually(lambda: _has(svc, "quarantine_flaky_gateway", "src/payments/retry.py"), 10)
+        assert time.monotonic() - edited <= FRESH_S
+
+        new = sample_project / "src/new_module/fresh.py"
+        new.parent.mkdir()
+        new.write_text("def brand_new_walrus_counter():\n    return 7\n")
+        await eventually(lambda: _has(svc, "brand_new_walrus_counter", "src/new_module/fresh.py"), 10)
+
+        new.unlink()
+        await eventually(lambda: _lacks(svc, "brand_new_walrus_counter", "src/new_module/fresh.py"), 10)
+        (sample_project / "src/text/slug.py").unlink()
+        await eventually(lambda: _lacks(svc, "makeSlugFromTitle", "src/text/slug.py"), 10)
+        await eventually(lambda: _idle(svc), 10)
+        status = await svc.status()
+    assert status.watch is not None and status.watch.batches >= 3 and status.watch.last_update
+    assert status.files == 7  # retry.py edited, fresh.py added then deleted, slug.py deleted: counts are true
+
+
+async def test_the_watcher_indexes_a_burst_of_files_in_one_batch_and_skips_ignored_ones(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with _watched(settings, sample_project) as svc:
+        assert svc.watcher is not None
+        before = svc.watcher.batches
+        burst = sample_project / "burst"
+        burst.mkdir()
+        for n in range(300):  # like a branch switch: many files written back to back
+            (burst / f"b{n:03}.py").write_text(f"def burst_handler_{n}():\n    return {n}\n")
+        (sample_project / "node_modules/left-pad/burst.js").write_text("function burstIgnored() {}\n")
+        (sample_project / "generated/burst.py").write_text("def burst_generated(): pass\n")  # .gitignore'd
+
+        async def all_indexed() -> bool:
+            records = await svc.backend.file_records(sample_project.as_posix(), "burst")
+            return len(records) == 300
+
+        await eventually(all_indexed, 30)
+        await eventually(lambda: _idle(svc), 10)
+        assert svc.watcher.batches - before == 1
+        records = await svc.backend.file_records(sample_project.as_posix())
+    assert "node_modules/left-pad/burst.js" not in records and "generated/burst.py" not in records
+
+
+async def _idle(svc: Any) -> bool:
+    watch = (await svc.status()).watch
+    return watch is not None and watch.pending_changes == 0
+
+
+async def test_index_path_never_fails_busy_because_of_the_watcher(settings: Settings, sample_project: Path) -> None:
+    async with _watched(settings, sample_project) as svc:
+        for n in range(50):
+            (sample_project / f"busy_{n}.py").write_text(f"def busy_{n}(): pass\n")
+        # Calls made while the watcher may be indexing that burst: they queue, they never fail.
+        results = [await svc.index_path(str(sample_project)) for _ in range(3)]
+        job = await svc.index_path(str(sample_project), background=True)
+        await eventually(lambda: _job_done(svc, job.job_id), 30)
+    assert all(r.status == "done" for r in results)
+    assert results[-1].total_files == 8 + 50
+
+
+async def _job_done(svc: Any, job_id: str | None) -> bool:
+    return any(j.id == job_id and j.state == "done" for j in svc.jobs())
+
+
+# -- never embed the same text twice: the vector store (issue 13) -------------------------------------
+async def test_a_second_copy_of_an_indexed_tree_embeds_nothing_and_is_searchable(
+    make: Any, sample_project: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "worktree2"
+    shutil.copytree(sample_project, copy)
+    settings = make(security={"allowed_roots": [str(copy)]})
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        embedded = len(embedder.embedded)
+        second = await svc.index_path(str(copy))
+        hits = (await svc.hybrid_search("makeSlugFromTitle", top_k=10)).hits
+    assert first.chunks_embedded == first.chunks_written == embedded > 0
+    assert second.chunks_written == first.chunks_written and second.chunks_embedded == 0
+    assert len(embedder.embedded) == embedded
+    assert {h.root for h in hits if h.file_path == "src/text/slug.py"} == {sample_project.as_posix(), copy.as_posix()}
+
+
+async def test_force_without_a_model_change_re_chunks_but_embeds_nothing(
+    settings: Settings, sample_project: Path
+) -> None:
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        first = await svc.index_path(str(sample_project))
+        embedded = len(embedder.embedded)
+        forced = await svc.index_path(str(sample_project), force=True)
+        hits = (await svc.search("retry with backoff", top_k=3)).hits
+    assert forced.files_indexed == first.files_indexed and forced.chunks_written == first.chunks_written
+    assert forced.chunks_embedded == 0 and len(embedder.embedded) == embedded
+    assert hits[0].file_path == "src/payments/retry.py"
+
+
+def _handlers(names: Sequence[str]) -> str:
+    body = "\n".join(f"    step_{i} = value * {i}  # a line of real work" for i in range(15))
+    return "\n\n\n".join(f"def {name}(value):\n{body}\n    return value\n" for name in names)
+
+
+async def test_an_edited_file_re_embeds_only_the_chunks_whose_text_changed(
+    settings: Settings, sample_project: Path
+) -> None:
+    module = sample_project / "src/handlers.py"
+    module.write_text(_handlers(["alpha", "beta", "gamma", "delta"]))
+    embedder = CountingEmbedder()
+    async with open_service(settings, embedder) as svc:
+        await svc.index_path(str(sample_project))
+        chunks = (await svc.backend.file_records(sample_project.as_posix()))["src/handlers.py"].chunk_count
+        module.write_text(_handlers(["alpha", "beta", "gamma", "delta_renamed"]))
+        embedder.embedded.clear()
+        edited = await svc.index_path(str(sample_project))
+        hits = (await svc.keyword_search("delta_renamed", top_k=1)).hits
+    assert chunks >= 4 and edited.chunks_written == chunks
+    assert edited.chunks_embedded == len(embedder.embedded) == 1
+    assert "delta_renamed" in embedder.embedded[0] and hits[0].file_path == "src/handlers.py"

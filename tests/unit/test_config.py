@@ -93,6 +93,7 @@ embedding:
   base_url: https://api.example.com/v1
   api_key_env: MY_KEY
   timeout_seconds: 30.5
+  query_cache_size: 100
 indexing:
   chunk_lines: 80
   chunk_overlap_lines: 12
@@ -104,6 +105,10 @@ indexing:
   skip_data_files: false
   index_anyway: ["*.svg"]
   index_secrets: false
+  watch: false
+  watch_debounce_ms: 500
+  watch_polling: true
+  vector_store_max_vectors: 5000
 security:
   allowed_roots:
   - /srv/shared-docs

@@ -445,3 +445,58 @@ def test_an_unreadable_folder_is_reported_and_the_walk_goes_on() -> None:
     assert found == ["open.py"]
     assert [rel for rel, _ in skipped] == ["locked/"]
     assert skipped[0][1].startswith("unreadable folder")
+
+
+# -- one path at a time (the file watcher's changed paths) ----------------------------------------
+_MIXED_TREE: dict[str, str | bytes] = {
+    ".gitignore": "*.log\nsecret/\n!keep.log\n",
+    "app.py": "x = 1",
+    "debug.log": "noise",
+    "keep.log": "kept",
+    "secret/key.py": "k = 1",
+    "src/.gitignore": "generated_*.py\n",
+    "src/main.py": "y = 2",
+    "src/generated_api.py": "z = 3",
+    "src/deep/.gitignore": "!generated_ok.py\n",
+    "src/deep/generated_ok.py": "w = 4",
+    "node_modules/pkg/index.js": "module.exports = 1",
+    "build/out.py": "q = 1",
+    "docs/guide.md": "# guide",
+    "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00",
+    "big.txt": "x" * 5000,
+}
+
+
+@pytest.mark.parametrize(
+    "walker",
+    [Walker(max_file_bytes=1000), Walker(exclude=["docs/"]), Walker(include=["*.py"]), Walker(use_gitignore=False)],
+)
+def test_judging_one_path_at_a_time_agrees_with_the_walk_for_every_file(root: Path, walker: Walker) -> None:
+    _tree(root, _MIXED_TREE)
+    walked = {c.rel_path: c for c in walker.walk(root, WalkReport())}
+    gitignores: dict[Path, object] = {}
+    one_by_one = {}
+    for path in root.rglob("*"):
+        cand = walker.candidate(root, path, WalkReport(), gitignores)  # type: ignore[arg-type]
+        if cand is not None:
+            one_by_one[cand.rel_path] = cand
+    assert one_by_one == walked
+
+
+def test_a_changed_path_inside_an_excluded_folder_is_filtered_by_its_name_alone(root: Path) -> None:
+    walker = Walker(exclude=["fixtures/"])
+    assert walker.excluded(root, root / ".git" / "index.lock")
+    assert walker.excluded(root, root / "web" / "node_modules" / "x.js")
+    assert walker.excluded(root, root / "fixtures" / "a.py")
+    assert walker.excluded(root.parent, root.parent / "elsewhere.py") is False
+    assert walker.excluded(root, root.parent / "outside.py")
+    assert not walker.excluded(root, root / "src" / "build.py")
+    assert not walker.excluded(root, root / "build")  # a file may be named like an excluded folder
+
+
+def test_a_vanished_or_ignored_folder_is_judged_as_a_folder(root: Path) -> None:
+    _tree(root, _MIXED_TREE)
+    walker = Walker()
+    assert walker.ignored(root, root / "secret", is_dir=True)
+    assert walker.ignored(root, root / "build", is_dir=True)
+    assert not walker.ignored(root, root / "src" / "deep", is_dir=True)
