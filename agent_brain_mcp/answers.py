@@ -13,6 +13,8 @@ from agent_brain_mcp.query_terms import QueryTerms
 from agent_brain_mcp.ranking import FILE_CHUNKS_SHOWN, boost_definitions, cap_per_file, rank_files
 from agent_brain_mcp.results import fit_budget, merge_adjacent
 
+MERGE_WINDOW = 2
+
 
 @dataclass(frozen=True)
 class Page:
@@ -35,8 +37,7 @@ def answer(terms: QueryTerms, mode: str, hits: list[ScoredChunk], chunks: int, p
     hits = boost_definitions(hits, terms, page.k)
     if page.group_by == "file":
         return _files(terms, mode, hits, chunks, page)
-    hits = _order(merge_adjacent(hits), page)
-    hits = cap_per_file(hits, page.top_k, page.max_per_file)
+    hits = cap_per_file(_merged(_order(hits, page), page), page.top_k, page.max_per_file)
     truncated = False
     if page.max_chars is not None:
         hits, truncated = fit_budget(hits, page.max_chars)
@@ -53,6 +54,21 @@ def _order(hits: list[ScoredChunk], page: Page) -> list[ScoredChunk]:
     """Best first by rank (the fused score of the best rank each side gave any part) plus boost."""
     keyed = sorted(hits, key=lambda h: -_rank_score(h, page))
     return [replace(h, score=_rank_score(h, page)) for h in keyed] if page.fused else keyed
+
+
+def _merged(ordered: list[ScoredChunk], page: Page) -> list[ScoredChunk]:
+    """Neighbours merged within the first ``MERGE_WINDOW x top_k`` candidates (as many as a page of
+    results had before files were capped), then the deeper ones, which only fill in for capped files
+    and never widen a hit above them."""
+    window = MERGE_WINDOW * page.top_k
+    head = _order(merge_adjacent(ordered[:window]), page)
+    rest = [h for h in ordered[window:] if not any(_touch(h, kept) for kept in head)]
+    return head + _order(merge_adjacent(rest), page)
+
+
+def _touch(a: ScoredChunk, b: ScoredChunk) -> bool:
+    same = a.root == b.root and a.rel_path == b.rel_path
+    return same and a.start_line <= b.end_line + 1 and b.start_line <= a.end_line + 1
 
 
 def _files(terms: QueryTerms, mode: str, hits: list[ScoredChunk], chunks: int, page: Page) -> SearchResult:
