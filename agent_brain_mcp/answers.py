@@ -73,7 +73,7 @@ def _touch(a: ScoredChunk, b: ScoredChunk) -> bool:
 
 def _files(terms: QueryTerms, mode: str, hits: list[ScoredChunk], chunks: int, page: Page) -> SearchResult:
     scored = [replace(h, score=_rank_score(h, page)) for h in hits]
-    ranked = rank_files(scored, terms, page.k)[: page.top_k]
+    ranked = rank_files(scored, terms, page.alpha, page.k)[: page.top_k]
     shown = {(f.root, f.rel_path): _order(merge_adjacent(f.chunks), page)[:FILE_CHUNKS_SHOWN] for f in ranked}
     truncated = False
     if page.max_chars is not None:

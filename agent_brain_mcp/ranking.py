@@ -17,14 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from agent_brain_mcp.backends.base import ScoredChunk
+from agent_brain_mcp.fusion import rrf_score
 from agent_brain_mcp.query_terms import MIN_PHRASE_CHARS, QueryTerms
 
 # A definition of what the query names outranks any chunk the two sides agree on less than fully.
 DEFINITION_WEIGHT = 1.0
 # Hits of one file in the first page of chunk results (the rest follow, after other files' hits).
 DEFAULT_MAX_PER_FILE = 2
-# File mode: a file's score adds up its best chunks' fused scores, each weighted half the one before.
-FILE_CHUNK_WEIGHTS = (1.0, 0.5, 0.25, 0.125)
+# File mode: a file's score fuses the best rank each side gave any of its chunks and adds its best
+# definition boost (adding its next best chunks' scores as well, halving each, measured worse: see
+# docs/BENCHMARKS.md "Ranking files and definitions").
 FILE_CHUNKS_SHOWN = 2
 # File mode: a file whose path the query spells out (a traceback frame, "see forms/models.py").
 PATH_WEIGHT = 0.5
@@ -150,15 +152,20 @@ class RankedFile:
         return min((c.keyword_rank for c in self.chunks if c.keyword_rank is not None), default=None)
 
 
-def rank_files(hits: list[ScoredChunk], terms: QueryTerms, k: int) -> list[RankedFile]:
-    """Files ranked by the evidence of all their candidate chunks (scored, boosted, best first)."""
+def rank_files(hits: list[ScoredChunk], terms: QueryTerms, alpha: float, k: int) -> list[RankedFile]:
+    """Files ranked by the evidence of all their candidate chunks (scored, boosted, best first): the
+    fused score of the best rank each side gave any chunk of the file (a file whose one chunk the
+    semantic side ranks first and another the keyword side ranks first gets both), its strongest
+    definition and the path evidence."""
     by_file: dict[tuple[str, str], list[ScoredChunk]] = defaultdict(list)
     for hit in hits:
         by_file[(hit.root, hit.rel_path)].append(hit)
     files = []
     for (root, rel), chunks in by_file.items():
         chunks.sort(key=lambda h: -h.score)
-        score = sum(w * c.score for w, c in zip(FILE_CHUNK_WEIGHTS, chunks, strict=False))
+        vrank = min((c.vector_rank for c in chunks if c.vector_rank is not None), default=None)
+        krank = min((c.keyword_rank for c in chunks if c.keyword_rank is not None), default=None)
+        score = rrf_score(vrank, krank, alpha, k) + max(c.boost for c in chunks)
         named = path_named(rel, terms.paths)
         if named:
             score += PATH_WEIGHT / (k + 1)

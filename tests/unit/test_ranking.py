@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent_brain_mcp.backends.base import ScoredChunk
 from agent_brain_mcp.kinds import kind_of
 from agent_brain_mcp.query_terms import analyse
@@ -68,21 +70,32 @@ def test_the_first_page_holds_at_most_the_cap_of_one_file_then_the_rest_follows(
     assert [h.rel_path for h in cap_per_file(hits, 4, 0)] == ["big.py"] * 4
 
 
-def test_a_file_with_several_good_chunks_outranks_one_with_a_single_slightly_better_chunk() -> None:
-    hits = [chunk("one.py", "a", score=0.12), chunk("many.py", "b", score=0.1, start=1)]
-    hits += [chunk("many.py", "c", score=0.09, start=50), chunk("many.py", "d", score=0.08, start=90)]
-    files = rank_files(hits, analyse("anything"), 5)
-    assert [f.rel_path for f in files] == ["many.py", "one.py"]
-    assert [c.start_line for c in files[0].chunks] == [1, 50, 90]
+def test_a_file_found_by_both_sides_in_different_chunks_outranks_one_found_by_one_side() -> None:
+    one = replace(chunk("one.py", "a"), vector_rank=1)
+    both = [replace(chunk("both.py", "b"), vector_rank=2), replace(chunk("both.py", "c", start=50), keyword_rank=1)]
+    files = rank_files([one, *both], analyse("anything"), 0.6, 5)
+    assert [f.rel_path for f in files] == ["both.py", "one.py"]
+    assert (files[0].vector_rank, files[0].keyword_rank) == (2, 1)
+    assert len(files[0].chunks) == 2
+
+
+def test_a_file_with_a_definition_of_what_the_query_names_comes_first() -> None:
+    mention = replace(chunk("tests/test_x.py", "build_relational_field(x)"), vector_rank=1, keyword_rank=1)
+    definer = replace(chunk("fields.py", "def build_relational_field(self):"), vector_rank=9)
+    hits = boost_definitions([mention, definer], analyse("build_relational_field"), 5)
+    assert rank_files(hits, analyse("build_relational_field"), 0.6, 5)[0].rel_path == "fields.py"
 
 
 def test_a_file_the_query_spells_out_gets_the_path_evidence() -> None:
     assert path_named("django/db/models/query.py", ["/venv/site-packages/django/db/models/query.py"])
     assert not path_named("django/db/models/sql/query.py", ["/venv/site-packages/django/db/models/query.py"])
     assert path_named("setup.py", ["setup.py"])
-    hits = [chunk("django/db/models/sql/query.py", "a", score=0.1), chunk("django/db/models/query.py", "b", score=0.05)]
+    hits = [
+        replace(chunk("django/db/models/sql/query.py", "a"), keyword_rank=1),
+        replace(chunk("django/db/models/query.py", "b"), keyword_rank=3),
+    ]
     report = 'File "/venv/django/db/models/query.py", line 3, in get'
-    assert rank_files(hits, analyse(report), 5)[0].rel_path == "django/db/models/query.py"
+    assert rank_files(hits, analyse(report), 0.6, 5)[0].rel_path == "django/db/models/query.py"
 
 
 def test_kinds_come_from_path_and_language() -> None:
