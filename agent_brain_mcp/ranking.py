@@ -5,7 +5,8 @@ definition header in its text (``def``/``class``/``func``/``function``/``type``/
 name) declares one of the query's identifiers, or when one of the query's phrases (a quoted string,
 an exception's message) stands in its text on a line that raises, throws, logs or assigns it. Those
 chunks form a third ranking (in fused order, chunks that also match the name's qualifiers first) that
-is fused like the other two: ``DEFINITION_WEIGHT / (k + definition_rank)``. Nothing looks at folder
+is fused like the other two: ``DEFINITION_WEIGHT / (k + definition_rank)``; among equally strong
+definitions an implementation comes before a type stub or declaration file (``.pyi``, ``.d.ts``). Nothing looks at folder
 names: a test that merely calls a function or asserts on a message never *defines* it.
 """
 
@@ -112,11 +113,20 @@ def boost_definitions(hits: list[ScoredChunk], terms: QueryTerms, k: int) -> lis
     if matcher is None:
         return hits
     strength = {i: s for i, h in enumerate(hits) if (s := definition_strength(h, matcher))}
-    order = sorted(strength, key=lambda i: (-strength[i], i))
+    order = sorted(strength, key=lambda i: (-strength[i], is_declaration_file(hits[i].rel_path), i))
     out = list(hits)
     for rank, i in enumerate(order, start=1):
         out[i] = replace(hits[i], boost=DEFINITION_WEIGHT / (k + rank))
     return out
+
+
+def is_declaration_file(rel_path: str) -> bool:
+    """Type stubs and declaration files (``.pyi``, ``.d.ts``) declare names that other files define:
+    among equally strong definitions, the implementation comes first."""
+    return rel_path.endswith(_DECLARATION_SUFFIXES)
+
+
+_DECLARATION_SUFFIXES = (".pyi", ".d.ts", ".d.mts", ".d.cts")
 
 
 def cap_per_file(hits: list[ScoredChunk], top_k: int, max_per_file: int | None) -> list[ScoredChunk]:

@@ -57,6 +57,13 @@ def test_a_message_with_values_filled_in_is_found_through_its_literal_parts() ->
     assert boosted([source], "FieldError: Cannot resolve keyword 'foo' into field. Choices are: bar") == [source.id]
 
 
+def test_an_implementation_comes_before_the_type_stub_that_declares_the_same_name() -> None:
+    stub = chunk("src/attr/__init__.pyi", "def asdict(inst: Any) -> dict[str, Any]: ...", symbol="def asdict")
+    impl = chunk("src/attr/_funcs.py", "def asdict(inst):\n    return dict(inst)", symbol="def asdict")
+    hits = boost_definitions([stub, impl], analyse("asdict"), 5)
+    assert hits[1].boost > hits[0].boost > 0
+
+
 def test_a_prose_query_boosts_nothing() -> None:
     hits = [chunk("a.py", "def add(x): ...", symbol="def add")]
     assert boosted(hits, "how do I add a user") == []
