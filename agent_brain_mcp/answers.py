@@ -14,6 +14,7 @@ from agent_brain_mcp.ranking import FILE_CHUNKS_SHOWN, boost_definitions, cap_pe
 from agent_brain_mcp.results import fit_budget, merge_adjacent
 
 MERGE_WINDOW = 2
+ECHO_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def answer(terms: QueryTerms, mode: str, hits: list[ScoredChunk], chunks: int, p
     if page.max_chars is not None:
         hits, truncated = fit_budget(hits, page.max_chars)
     return SearchResult(
-        query=terms.text, mode=mode, chunks_in_index=chunks, truncated=truncated, hits=[_hit(h) for h in hits]
+        query=_echo(terms.text), mode=mode, chunks_in_index=chunks, truncated=truncated, hits=[_hit(h) for h in hits]
     )
 
 
@@ -95,7 +96,16 @@ def _files(terms: QueryTerms, mode: str, hits: list[ScoredChunk], chunks: int, p
         )
         for f in ranked
     ]
-    return SearchResult(query=terms.text, mode=mode, chunks_in_index=chunks, truncated=truncated, hits=[], files=files)
+    return SearchResult(
+        query=_echo(terms.text), mode=mode, chunks_in_index=chunks, truncated=truncated, hits=[], files=files
+    )
+
+
+def _echo(query: str) -> str:
+    """The query as the answer repeats it: a long bug report is not sent back whole."""
+    if len(query) <= ECHO_CHARS:
+        return query
+    return f"{query[:ECHO_CHARS]}… ({len(query):,} characters)"
 
 
 def _hit(h: ScoredChunk) -> SearchHit:

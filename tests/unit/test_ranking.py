@@ -113,3 +113,12 @@ def test_kinds_come_from_path_and_language() -> None:
     assert kind_of("conftest.py", "python") == "tests"
     assert kind_of("src/testing_utils.py", "python") == "code"
     assert kind_of("src/views.py", "python") == "code"
+
+
+def test_a_long_query_is_not_echoed_back_whole() -> None:
+    from agent_brain_mcp.answers import ECHO_CHARS, Page, answer
+
+    report = "Traceback " * 500
+    result = answer(analyse(report), "hybrid", [chunk("a.py", "x")], 1, Page(5, None, "chunk", 2, None, 0.6, 5, True))
+    assert len(result.query) < ECHO_CHARS + 40 and result.query.endswith("(4,999 characters)")
+    assert answer(analyse("short"), "hybrid", [], 1, Page(5, None, "chunk", 2, None, 0.6, 5, True)).query == "short"
