@@ -11,7 +11,7 @@ from agent_brain_mcp.kinds import kind_of
 from agent_brain_mcp.models import FileHit, SearchHit, SearchResult
 from agent_brain_mcp.query_terms import QueryTerms
 from agent_brain_mcp.ranking import FILE_CHUNKS_SHOWN, boost_definitions, cap_per_file, rank_files
-from agent_brain_mcp.results import fit_budget, merge_adjacent
+from agent_brain_mcp.results import fit_budget, merge_adjacent, rescore_fused
 
 MERGE_WINDOW = 2
 ECHO_CHARS = 300
@@ -52,9 +52,11 @@ def _rank_score(hit: ScoredChunk, page: Page) -> float:
 
 
 def _order(hits: list[ScoredChunk], page: Page) -> list[ScoredChunk]:
-    """Best first by rank (the fused score of the best rank each side gave any part) plus boost."""
-    keyed = sorted(hits, key=lambda h: -_rank_score(h, page))
-    return [replace(h, score=_rank_score(h, page)) for h in keyed] if page.fused else keyed
+    """Best first by rank (the fused score of the best rank each side gave any part) plus boost; a
+    single-side search keeps its own score (cosine, BM25) for display."""
+    if page.fused:
+        return rescore_fused(hits, page.alpha, page.k)
+    return sorted(hits, key=lambda h: -_rank_score(h, page))
 
 
 def _merged(ordered: list[ScoredChunk], page: Page) -> list[ScoredChunk]:
