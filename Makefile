@@ -12,6 +12,11 @@ CLAUDE_CODE_VERSION := 2.1.197
 EVAL_DIR ?= ../shared/eval
 EVAL_STATE ?= .tmp/eval
 EVAL_BACKEND ?= chromadb
+EVAL_TREES ?= $(EVAL_STATE)/trees
+EVAL_ARCHIVES ?= $(EVAL_STATE)/archives
+EVAL_CODE_ARGS ?=
+EVAL_FILES := $(PY) benchmarks/eval_files.py --archive-cache $(EVAL_ARCHIVES) --embedding-cache $(EVAL_STATE)/vectors.sqlite3 \
+	--materialize --generated $(EVAL_CODE_ARGS)
 
 help:  ## list the targets
 	grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/ -/' >&2
@@ -56,6 +61,13 @@ eval: $(VENV)/.run-installed  ## nDCG@10 / Recall@100 / MRR@10 on SciFact and Co
 	$(PY) benchmarks/eval_retrieval.py --dataset $(EVAL_DIR)/cosqa --doc-suffix .py --provider local --backend $(EVAL_BACKEND) \
 		--state-dir $(EVAL_STATE)/cosqa-$(EVAL_BACKEND) --embedding-cache $(EVAL_STATE)/vectors.sqlite3 \
 		--json $(EVAL_STATE)/cosqa-$(EVAL_BACKEND).json
+	$(MAKE) eval-code
+
+eval-code: $(VENV)/.dev-installed  ## file-level Acc@1/5/10 on real code (issues/ Django .py, commits/) beside whole-file BM25 (long)
+	$(EVAL_FILES) --set $(EVAL_DIR)/issues --datasets 'django-*' --include '**/*.py' --baseline-filter py \
+		--trees $(EVAL_TREES)/issues --state-root $(EVAL_STATE)/state/issues --json $(EVAL_STATE)/issues-django.json
+	$(EVAL_FILES) --set $(EVAL_DIR)/commits --baseline-filter code \
+		--trees $(EVAL_TREES)/commits --state-root $(EVAL_STATE)/state/commits --json $(EVAL_STATE)/commits.json
 
 bench: $(VENV)/.dev-installed  ## start-up, indexing throughput/incremental/RSS, Chroma vs PostgreSQL, 10k/100k scaling (long)
 	$(PY) benchmarks/bench_startup.py
@@ -67,4 +79,4 @@ bench: $(VENV)/.dev-installed  ## start-up, indexing throughput/incremental/RSS,
 clean:  ## remove the virtualenv, caches and the local index
 	rm -rf $(VENV) .tmp .pytest_cache .ruff_cache .mypy_cache .claude/agent-brain/index
 
-.PHONY: help install run dev lint test demo eval bench clean
+.PHONY: help install run dev lint test demo eval eval-code bench clean

@@ -79,12 +79,29 @@ class SearchHit(BaseModel):
     text: str
 
 
+class FileHit(BaseModel):
+    """One file of a ``group_by="file"`` search: ranked by the evidence of all its chunks."""
+
+    file_path: str = Field(description="Path relative to `root`")
+    root: str = Field(description="The indexed root folder (absolute)")
+    language: str
+    score: float = Field(description="Higher is better: the file's best chunks' scores, added up with decay")
+    vector_rank: int | None = Field(default=None, description="Best rank of its chunks on the semantic side")
+    keyword_rank: int | None = Field(default=None, description="Best rank of its chunks on the keyword side")
+    defines: bool = Field(default=False, description="A chunk of it defines a name or message the query gives")
+    path_named: bool = Field(default=False, description="The query spells out this file's path")
+    hits: list[SearchHit] = Field(description="Its best chunks (line ranges and text), best first")
+
+
 class SearchResult(BaseModel):
     query: str
     mode: str = Field(description="'vector', 'hybrid' or 'keyword'")
-    hits: list[SearchHit]
+    hits: list[SearchHit] = Field(description="Chunk results, best first (empty when group_by='file': see files)")
     chunks_in_index: int
     truncated: bool = Field(default=False, description="True when max_chars cut the last hit or left hits out")
+    files: list[FileHit] | None = Field(
+        default=None, description="With group_by='file': files best first, each with its best chunks"
+    )
 
 
 class RootStatus(BaseModel):

@@ -4,7 +4,8 @@ A search result becomes one short first line (mode, hit count, index size, the r
 share one, truncation), then per hit a header ``path:start-end  symbol  (vector #r, keyword #r)``
 and the chunk's text in a fenced block tagged with its language. The fence is longer than any run
 of backticks in the text, so nothing inside is escaped. ``structuredContent`` carries the same
-result as JSON for clients that parse it.
+result as JSON for clients that parse it. A ``group_by="file"`` result reads as one ``## path
+(ranks)`` heading per file, each followed by its best chunks (``lines a-b  symbol`` and the fence).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from agent_brain_mcp.models import SearchHit, SearchResult
+from agent_brain_mcp.models import FileHit, SearchHit, SearchResult
 
 _BACKTICKS = re.compile(r"`+")
 _FENCE_LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
@@ -75,8 +76,41 @@ def _summary(result: SearchResult, roots: Sequence[str]) -> str:
     return line + "."
 
 
+def render_file(file: FileHit, one_root: bool = True) -> str:
+    """One file of a ``group_by="file"`` result: a ``## path`` line with its ranks, then its best chunks."""
+    path = file.file_path if one_root else f"{file.root.rstrip('/')}/{file.file_path}"
+    notes = [note for note, on in (("defines it", file.defines), ("path named", file.path_named)) if on]
+    header = f"## {path}  {ranks(file.vector_rank, file.keyword_rank)}"
+    if notes:
+        header += f"  {', '.join(notes)}"
+    chunks = []
+    for hit in file.hits:
+        line = f"lines {hit.start_line}-{hit.end_line}" if hit.end_line != hit.start_line else f"line {hit.start_line}"
+        if hit.symbol:
+            line += f"  {hit.symbol}"
+        chunks.append(f"{line}\n{fence(hit.text, hit.language)}")
+    return "\n\n".join([header, *chunks])
+
+
+def _render_files(result: SearchResult, files: list[FileHit]) -> str:
+    roots = list(dict.fromkeys(f.root for f in files))
+    noun = "file" if len(files) == 1 else "files"
+    line = f"{result.mode} search by file: {len(files)} {noun} of {result.chunks_in_index} indexed chunks"
+    if len(roots) == 1:
+        line += f", paths relative to {roots[0]}"
+    if result.truncated:
+        line += ". Truncated by max_chars: some chunks are cut or left out (raise max_chars for more)"
+    blocks = [line + "."]
+    if not files:
+        blocks.append("No files: try other words, hybrid_search for exact names, or check index_status.")
+    blocks.extend(render_file(f, len(roots) <= 1) for f in files)
+    return "\n\n".join(blocks) + "\n"
+
+
 def render_search(result: SearchResult) -> str:
     """A whole search result as Markdown (see the module docstring)."""
+    if result.files is not None:
+        return _render_files(result, result.files)
     roots = list(dict.fromkeys(h.root for h in result.hits))
     blocks = [_summary(result, roots)]
     if not result.hits:

@@ -33,6 +33,7 @@ def _merge_two(best: ScoredChunk, other: ScoredChunk) -> ScoredChunk:
         symbol=best.symbol or other.symbol,
         vector_rank=_min_rank(best.vector_rank, other.vector_rank),
         keyword_rank=_min_rank(best.keyword_rank, other.keyword_rank),
+        boost=max(best.boost, other.boost),
     )
 
 
@@ -64,8 +65,9 @@ def merge_adjacent(hits: list[ScoredChunk]) -> list[ScoredChunk]:
 def rescore_fused(hits: list[ScoredChunk], alpha: float, k: int) -> list[ScoredChunk]:
     """Give each (possibly merged) hybrid hit the fused score of the best rank each side gave any of
     its parts, and order by it: evidence the two sides found in neighbouring chunks of one passage
-    adds up, as if the passage had been ranked as one piece. Ties keep the given order."""
-    rescored = [replace(h, score=rrf_score(h.vector_rank, h.keyword_rank, alpha, k)) for h in hits]
+    adds up, as if the passage had been ranked as one piece; a definition's boost is added. Ties keep
+    the given order."""
+    rescored = [replace(h, score=rrf_score(h.vector_rank, h.keyword_rank, alpha, k) + h.boost) for h in hits]
     return sorted(rescored, key=lambda h: -h.score)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, Literal, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -17,6 +17,7 @@ from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
 from agent_brain_mcp.mcp_guard import GuardedServer
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, SearchResult
+from agent_brain_mcp.ranking import DEFAULT_MAX_PER_FILE
 from agent_brain_mcp.render import render_search, tool_result
 from agent_brain_mcp.runtime import Runtime
 from agent_brain_mcp.service import RetrievalService
@@ -61,6 +62,11 @@ HYBRID_DOC = (
     "(vector_rank, keyword_rank). alpha weights the semantic side (default 0.6). Overlapping or adjacent "
     "chunks of one file come back merged as one hit; max_chars caps the total text returned."
 )
+RANKING_DOC = (
+    " A chunk that defines a name or error message the query gives comes first. The first page holds at "
+    "most max_per_file (2) hits of one file. To ask 'which files?' (e.g. for a bug report: paste it whole, "
+    "traceback included) pass group_by='file'. kind='code' leaves out docs and tests."
+)
 
 TopK = Annotated[int, Field(ge=1, le=200, description="How many hits to return (1-200)")]
 PathPrefix = Annotated[
@@ -68,6 +74,29 @@ PathPrefix = Annotated[
     Field(description="Only files whose path (relative to the indexed root, or absolute) starts with this"),
 ]
 Language = Annotated[str | None, Field(description="Only this language, e.g. 'python', 'markdown', 'typescript'")]
+GroupBy = Annotated[
+    Literal["chunk", "file"],
+    Field(
+        description="'chunk' (default): passages, best first. 'file': which files to read or change, best "
+        "first, each ranked by all its matching chunks and returned with its best 1-2 chunks (result.files)"
+    ),
+]
+MaxPerFile = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=200,
+        description="At most this many hits of one file on the page while other files have hits "
+        "(default 2; 0 = no cap, e.g. to read one file's every match)",
+    ),
+]
+Kind = Annotated[
+    Literal["code", "docs", "tests"] | None,
+    Field(
+        description="Only this kind of file: 'code' (source and config), 'docs' (Markdown, reST, text) or "
+        "'tests' (test files by name or folder); default: all"
+    ),
+]
 MaxChars = Annotated[
     int | None,
     Field(ge=100, le=2_000_000, description="Budget for the hits' text in total; the last hit is cut at a line end"),
@@ -154,7 +183,7 @@ def build_server(settings: Settings) -> MCPServer:
         """Cancel a background indexing job (see CANCEL_DOC)."""
         return await _call(ctx, lambda s: s.cancel_indexing(job_id))
 
-    @mcp.tool(description=SEARCH_DOC, annotations=ToolAnnotations(read_only_hint=True))
+    @mcp.tool(description=SEARCH_DOC + RANKING_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def search(
         query: Annotated[str, Field(description="What you are looking for, in natural language")],
         ctx: Context,
@@ -162,12 +191,20 @@ def build_server(settings: Settings) -> MCPServer:
         path_prefix: PathPrefix = None,
         language: Language = None,
         max_chars: MaxChars = None,
+        group_by: GroupBy = "chunk",
+        max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
+        kind: Kind = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         """Semantic search (see SEARCH_DOC)."""
-        result = await _call(ctx, lambda s: s.search(query, top_k, path_prefix, language, max_chars))
+        result = await _call(
+            ctx,
+            lambda s: s.search(
+                query, top_k, path_prefix, language, max_chars, group_by=group_by, max_per_file=max_per_file, kind=kind
+            ),
+        )
         return tool_result(result, render_search(result))
 
-    @mcp.tool(description=HYBRID_DOC, annotations=ToolAnnotations(read_only_hint=True))
+    @mcp.tool(description=HYBRID_DOC + RANKING_DOC, annotations=ToolAnnotations(read_only_hint=True))
     async def hybrid_search(
         query: Annotated[str, Field(description="Words, identifiers or a question")],
         ctx: Context,
@@ -179,9 +216,25 @@ def build_server(settings: Settings) -> MCPServer:
             Field(ge=0.0, le=1.0, description="Weight of the semantic side: 1 = meaning only, 0 = keywords only"),
         ] = None,
         max_chars: MaxChars = None,
+        group_by: GroupBy = "chunk",
+        max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
+        kind: Kind = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         """Hybrid search (see HYBRID_DOC)."""
-        result = await _call(ctx, lambda s: s.hybrid_search(query, top_k, path_prefix, language, alpha, max_chars))
+        result = await _call(
+            ctx,
+            lambda s: s.hybrid_search(
+                query,
+                top_k,
+                path_prefix,
+                language,
+                alpha,
+                max_chars,
+                group_by=group_by,
+                max_per_file=max_per_file,
+                kind=kind,
+            ),
+        )
         return tool_result(result, render_search(result))
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_brain_mcp.backends.base import Backend, ScoredChunk, SearchFilters
+from agent_brain_mcp.answers import answer
+from agent_brain_mcp.backends.base import Backend, SearchFilters
 from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import (
@@ -23,29 +24,23 @@ from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
 from agent_brain_mcp.indexing.fsread import is_unicode, printable_path
 from agent_brain_mcp.indexing.pipeline import PIPELINE_VERSION, Indexer, ProgressFn
 from agent_brain_mcp.jobs import Job, JobRegistry
-from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchHit, SearchResult
-from agent_brain_mcp.results import fit_budget, merge_adjacent, rescore_fused
+from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchResult
+from agent_brain_mcp.query_terms import QueryTerms, analyse, focused_text, keyword_text, vector_windows
+from agent_brain_mcp.ranking import DEFAULT_MAX_PER_FILE
+from agent_brain_mcp.search_options import MAX_TOP_K, SearchOptions, mean_direction
 
 if TYPE_CHECKING:
     from agent_brain_mcp.watcher import IndexWatcher
 
 log = logging.getLogger(__name__)
 
-MAX_TOP_K = 200
-MAX_QUERY_CHARS = 8000
 MAX_PATH_PREFIX_CHARS = 4096  # PATH_MAX; SQLite refuses LIKE patterns over 50,000 bytes
-MIN_MAX_CHARS = 100
 # How long an indexing run waits for another process's run to release the index before giving up.
 WRITER_LOCK_TIMEOUT_S = 30.0
 # How long the file watcher's batch waits for another process's run before retrying later.
 WATCH_LOCK_TIMEOUT_S = 1.0
 # How long cancel_indexing waits for a job to stop at a batch boundary before cancelling it outright.
 CANCEL_GRACE_S = 10.0
-
-
-def _fetch_k(top_k: int) -> int:
-    """Chunks to fetch so that ``top_k`` hits remain after neighbours of one file are merged."""
-    return min(MAX_TOP_K, top_k * 2)
 
 
 class RetrievalService:
@@ -342,11 +337,10 @@ class RetrievalService:
 
     # -- search -----------------------------------------------------------------------------------
     async def _prepare_query(
-        self, query: str, top_k: int, path_prefix: str | None, language: str | None, max_chars: int | None
-    ) -> tuple[str, SearchFilters, int]:
+        self, query: str, top_k: int, path_prefix: str | None, language: str | None, options: SearchOptions
+    ) -> tuple[QueryTerms, SearchFilters, int]:
         self._refuse_if_mismatched()
-        if max_chars is not None and max_chars < MIN_MAX_CHARS:
-            raise InvalidInputError(f"max_chars must be at least {MIN_MAX_CHARS}, got {max_chars}")
+        options.check()
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("query is empty: describe what you are looking for in a few words")
         if not 1 <= top_k <= MAX_TOP_K:
@@ -364,7 +358,13 @@ class RetrievalService:
                 "then search again."
             )
         filters = SearchFilters(path_prefix=(path_prefix or None), language=(language or "").lower() or None)
-        return query.strip()[:MAX_QUERY_CHARS], filters, chunks
+        return analyse(query), filters, chunks
+
+    async def _embed_query(self, terms: QueryTerms, long_query: str) -> list[float]:
+        """One vector for the query: a long one is embedded in windows (one batch) and averaged."""
+        texts = vector_windows(terms) if long_query == "windows" else [focused_text(terms)]
+        vectors = await asyncio.gather(*(self.embedder.aembed_query(t) for t in texts))
+        return mean_direction(vectors)
 
     async def search(
         self,
@@ -373,13 +373,20 @@ class RetrievalService:
         path_prefix: str | None = None,
         language: str | None = None,
         max_chars: int | None = None,
+        *,
+        group_by: str = "chunk",
+        max_per_file: int | None = DEFAULT_MAX_PER_FILE,
+        kind: str | None = None,
+        long_query: str = "windows",
     ) -> SearchResult:
-        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, max_chars)
-        vector = await self.embedder.aembed_query(query)
-        hits = await self.backend.vector_search(vector, _fetch_k(top_k), filters)
+        """See SearchOptions for ``group_by``, ``max_per_file``, ``kind`` and ``long_query``."""
+        opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
+        terms, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, opts)
+        vector = await self._embed_query(terms, opts.long_query)
+        hits = await self.backend.vector_search(vector, opts.depth(top_k), filters)
         for rank, hit in enumerate(hits, start=1):
             hit.vector_rank = rank
-        return _result(query, "vector", hits, chunks, top_k, max_chars)
+        return answer(terms, "vector", hits, chunks, opts.page(top_k, 1.0, DEFAULT_RRF_K, fused=False))
 
     async def hybrid_search(
         self,
@@ -390,18 +397,31 @@ class RetrievalService:
         alpha: float | None = None,
         max_chars: int | None = None,
         rrf_k: int = DEFAULT_RRF_K,
+        *,
+        group_by: str = "chunk",
+        max_per_file: int | None = DEFAULT_MAX_PER_FILE,
+        kind: str | None = None,
+        long_query: str = "windows",
     ) -> SearchResult:
-        """``rrf_k`` is not a tool argument: it exists for benchmarks/tune_fusion.py."""
+        """``rrf_k`` is not a tool argument: it exists for benchmarks/tune_fusion.py; ``long_query`` neither
+        (benchmarks compare its two ways). See SearchOptions for the others."""
         alpha = DEFAULT_ALPHA if alpha is None else alpha
         if not 0.0 <= alpha <= 1.0:
             raise InvalidInputError(f"alpha must be between 0 (keywords only) and 1 (semantic only), got {alpha}")
-        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, max_chars)
-        vector = await self.embedder.aembed_query(query)
-        fetch = _fetch_k(top_k)
+        opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
+        terms, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, opts)
+        vector = await self._embed_query(terms, opts.long_query)
+        fetch = opts.depth(top_k)
         hits = await self.backend.hybrid_search(
-            vector, query, fetch, filters, alpha=alpha, rrf_k=rrf_k, candidates=max(3 * fetch, 50)
+            vector,
+            keyword_text(terms),
+            fetch,
+            filters,
+            alpha=alpha,
+            rrf_k=rrf_k,
+            candidates=opts.candidates(top_k),
         )
-        return _result(query, "hybrid", hits, chunks, top_k, max_chars, fusion=(alpha, rrf_k))
+        return answer(terms, "hybrid", hits, chunks, opts.page(top_k, alpha, rrf_k, fused=True))
 
     async def keyword_search(
         self,
@@ -410,13 +430,19 @@ class RetrievalService:
         path_prefix: str | None = None,
         language: str | None = None,
         max_chars: int | None = None,
+        *,
+        group_by: str = "chunk",
+        max_per_file: int | None = DEFAULT_MAX_PER_FILE,
+        kind: str | None = None,
+        long_query: str = "windows",
     ) -> SearchResult:
         """BM25 / full-text ranking alone (the reference the evaluation compares against)."""
-        query, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, max_chars)
-        hits = await self.backend.keyword_search(query, _fetch_k(top_k), filters)
+        opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
+        terms, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, opts)
+        hits = await self.backend.keyword_search(keyword_text(terms), opts.depth(top_k), filters)
         for rank, hit in enumerate(hits, start=1):
             hit.keyword_rank = rank
-        return _result(query, "keyword", hits, chunks, top_k, max_chars)
+        return answer(terms, "keyword", hits, chunks, opts.page(top_k, 0.0, DEFAULT_RRF_K, fused=False))
 
     # -- status -----------------------------------------------------------------------------------
     async def status(self) -> IndexStatus:
@@ -441,42 +467,3 @@ class RetrievalService:
             jobs=self.jobs(),
             watch=self.watcher.status() if self.watcher is not None else None,
         )
-
-
-def _result(
-    query: str,
-    mode: str,
-    hits: list[ScoredChunk],
-    chunks: int,
-    top_k: int,
-    max_chars: int | None,
-    fusion: tuple[float, int] | None = None,
-) -> SearchResult:
-    hits = merge_adjacent(hits)
-    if fusion is not None:
-        hits = rescore_fused(hits, *fusion)
-    hits = hits[:top_k]
-    truncated = False
-    if max_chars is not None:
-        hits, truncated = fit_budget(hits, max_chars)
-    return SearchResult(
-        query=query,
-        mode=mode,
-        chunks_in_index=chunks,
-        truncated=truncated,
-        hits=[
-            SearchHit(
-                file_path=h.rel_path,
-                root=h.root,
-                start_line=h.start_line,
-                end_line=h.end_line,
-                language=h.language,
-                symbol=h.symbol,
-                score=round(h.score, 6),
-                vector_rank=h.vector_rank,
-                keyword_rank=h.keyword_rank,
-                text=h.text,
-            )
-            for h in hits
-        ],
-    )

@@ -72,6 +72,7 @@ class ScoredChunk:
     score: float
     vector_rank: int | None = None
     keyword_rank: int | None = None
+    boost: float = 0.0  # added to the fused score: the chunk defines what the query names (ranking.py)
 
 
 @dataclass(frozen=True)

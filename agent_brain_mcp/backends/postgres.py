@@ -119,6 +119,9 @@ def pg_query_text(query: str) -> str:
 CORE_MIN = 300
 CORE_PER_ROW = 6
 SAMPLE_ABOVE = 10  # rows of the other lexemes (x the core budget) beyond which they are sampled
+# A long query (a bug report) is ranked by its rarest lexemes: each one costs a ts_rank per candidate
+# row, and the commonest add next to nothing to BM25 (their idf is ~0).
+MAX_LEXEMES = 64
 BM25_K1 = 1.2
 BM25_B = 0.75
 _ZETA2 = math.pi**2 / 6  # sum(1/j^2, j=1..inf)
@@ -178,6 +181,7 @@ def plan_keywords(
     when no chunk holds any lexeme.
     """
     present = sorted(((lex, df) for lex, df in dfs.items() if df > 0), key=lambda item: (item[1], item[0]))
+    present = present[:MAX_LEXEMES]
     if not present:
         return None
     budget = max(CORE_MIN, CORE_PER_ROW * need) if budget is None else budget

@@ -81,3 +81,22 @@ async def test_progress_notifications_reach_the_client(
         result = await client.call_tool("index_path", {"path": "."}, progress_callback=on_progress)
     assert not result.is_error
     assert seen[0] == (0, 9) and seen[-1] == (9, 9)
+
+
+async def test_the_file_mode_cap_and_kind_arguments_reach_the_search_tools(
+    tmp_path: Path, sample_project: Path
+) -> None:
+    server = build_server(make_settings(tmp_path / "state", sample_project))
+    async with Client(server) as client:
+        await client.call_tool("index_path", {"path": "."})
+        for tool in ("search", "hybrid_search"):
+            files = await client.call_tool(tool, {"query": "retry_with_backoff", "top_k": 3, "group_by": "file"})
+            assert not files.is_error, files.content
+            assert files.structured_content["hits"] == []
+            top = files.structured_content["files"][0]
+            assert top["file_path"] == "src/payments/retry.py" and top["hits"][0]["start_line"] >= 1
+        code = await client.call_tool("hybrid_search", {"query": "index guide", "kind": "code", "max_per_file": 0})
+        assert not code.is_error and all(not h["file_path"].endswith(".md") for h in code.structured_content["hits"])
+        for bad in ({"group_by": "folder"}, {"kind": "vendor"}, {"max_per_file": -1}):
+            result = await client.call_tool("hybrid_search", {"query": "x", **bad})
+            assert result.is_error and "Traceback" not in result.content[0].text, bad

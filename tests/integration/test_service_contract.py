@@ -670,3 +670,129 @@ async def test_an_edited_file_re_embeds_only_the_chunks_whose_text_changed(
     assert chunks >= 4 and edited.chunks_written == chunks
     assert edited.chunks_embedded == len(embedder.embedded) == 1
     assert "delta_renamed" in embedder.embedded[0] and hits[0].file_path == "src/handlers.py"
+
+
+# -- ranking: definitions first, a per-file cap, files ranked as wholes, kinds, long queries --------
+MENTIONS = {
+    "src/checkout.py": """
+        from payments.retry import retry_with_backoff
+
+
+        def charge(card):
+            # retry_with_backoff retries the charge; retry_with_backoff gives up after five attempts
+            return retry_with_backoff(lambda: card.charge(), attempts=5)
+
+
+        def refund(card):
+            return retry_with_backoff(lambda: card.refund())
+        """,
+    "tests/test_retry.py": """
+        import pytest
+        from payments.retry import retry_with_backoff
+
+
+        def test_retry_with_backoff_gives_up():
+            with pytest.raises(RuntimeError, match="payment provider unreachable after retries"):
+                retry_with_backoff(lambda: 1 / 0, attempts=1)
+            # "payment provider unreachable after retries" is what retry_with_backoff says
+        """,
+    "docs/payments.md": """
+        # Payments
+
+        When the payment provider unreachable after retries error appears, retry_with_backoff gave up:
+        "payment provider unreachable after retries" means five attempts failed.
+        """,
+    "src/books.py": "\n\n".join(
+        f"def ledger_entry_{i}(book):\n"
+        + "    # ledger entry ledger balance\n" * 12
+        + f"    return book.pages[{i}]\n\n\n"
+        f"def unrelated_{i}(shelf):\n" + "    # dust the shelf and count the spines\n" * 15 + "    return shelf\n"
+        for i in range(5)
+    ),
+    "src/audit.py": "def audit_ledger(book):\n    # walk the ledger entry\n    return [e for e in book.ledger]\n",
+}
+
+
+async def _with_mentions(settings: Settings, sample_project: Path, svc: Any) -> None:
+    from support import write_tree
+
+    write_tree(sample_project, MENTIONS)
+    await svc.index_path(str(sample_project))
+
+
+async def test_a_named_function_comes_back_as_its_definition_before_callers_and_tests(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with open_service(settings) as svc:
+        await _with_mentions(settings, sample_project, svc)
+        for mode in (svc.hybrid_search, svc.search):
+            top = (await mode("retry_with_backoff", top_k=5)).hits[0]
+            assert top.file_path == "src/payments/retry.py", mode
+            assert "def retry_with_backoff" in top.text
+
+
+async def test_an_error_message_comes_back_where_it_is_raised_before_tests_and_docs(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with open_service(settings) as svc:
+        await _with_mentions(settings, sample_project, svc)
+        hits = (await svc.hybrid_search("payment provider unreachable after retries", top_k=5)).hits
+    assert hits[0].file_path == "src/payments/retry.py"
+    assert 'raise RuntimeError("payment provider unreachable after retries")' in hits[0].text
+
+
+async def test_the_first_page_spans_files_and_lifting_the_cap_shows_one_files_every_match(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with open_service(settings) as svc:
+        await _with_mentions(settings, sample_project, svc)
+        for mode in (svc.hybrid_search, svc.search, svc.keyword_search):
+            capped = (await mode("ledger entry", top_k=3)).hits
+            assert _files(capped).count("src/books.py") <= 2, mode
+            assert "src/audit.py" in _files(capped), mode
+        uncapped = (await svc.hybrid_search("ledger entry", top_k=3, max_per_file=0)).hits
+    assert _files(uncapped) == ["src/books.py"] * 3
+
+
+async def test_group_by_file_returns_distinct_files_with_their_best_chunks(
+    settings: Settings, sample_project: Path
+) -> None:
+    async with open_service(settings) as svc:
+        await _with_mentions(settings, sample_project, svc)
+        for mode in (svc.hybrid_search, svc.search):
+            result = await mode("retry_with_backoff", top_k=4, group_by="file")
+            assert result.hits == [] and result.files is not None
+            paths = [f.file_path for f in result.files]
+            assert len(paths) == len(set(paths)) == 4
+            assert paths[0] == "src/payments/retry.py" and result.files[0].defines
+            for f in result.files:
+                assert 1 <= len(f.hits) <= 2 and all(h.file_path == f.file_path for h in f.hits)
+                assert all(1 <= h.start_line <= h.end_line for h in f.hits)
+
+
+async def test_the_kind_filter_keeps_only_code_docs_or_tests(settings: Settings, sample_project: Path) -> None:
+    async with open_service(settings) as svc:
+        await _with_mentions(settings, sample_project, svc)
+        query = "payment provider unreachable after retries retry_with_backoff"
+        code = _files((await svc.hybrid_search(query, top_k=10, kind="code")).hits)
+        docs = _files((await svc.hybrid_search(query, top_k=10, kind="docs")).hits)
+        tests = [f.file_path for f in (await svc.search(query, top_k=10, kind="tests", group_by="file")).files or []]
+        with pytest.raises(InvalidInputError, match="kind must be one of code, docs, tests"):
+            await svc.hybrid_search(query, kind="vendor")
+    assert "src/payments/retry.py" in code and not {"docs/payments.md", "tests/test_retry.py"} & set(code)
+    assert docs and set(docs) <= {"docs/payments.md", "docs/guide.md", "README.md", "legacy.txt"}
+    assert tests == ["tests/test_retry.py"]
+
+
+async def test_a_long_bug_report_counts_past_its_first_eight_thousand_characters(
+    settings: Settings, sample_project: Path
+) -> None:
+    report = "The page is slow and I pasted the whole log below.\n" + "INFO request served in 12 ms\n" * 400
+    report += 'Traceback (most recent call last):\n  File "app/src/text/slug.py", line 5, in makeSlugFromTitle\n'
+    assert report.index("makeSlugFromTitle") > 10_000
+    async with open_service(settings) as svc:
+        await svc.index_path(str(sample_project))
+        hybrid = await svc.hybrid_search(report, top_k=3)
+        files = await svc.hybrid_search(report, top_k=3, group_by="file")
+    assert hybrid.hits[0].file_path == "src/text/slug.py" and hybrid.hits[0].keyword_rank == 1
+    assert files.files and files.files[0].file_path == "src/text/slug.py" and files.files[0].path_named

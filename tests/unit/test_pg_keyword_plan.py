@@ -101,3 +101,12 @@ def test_the_default_budget_grows_with_the_rows_wanted_and_the_sample_tops_up_to
     assert large is not None
     # "wide" alone holds 1,000 >= 400 rows: the core cannot fall short, no sample is needed.
     assert large.branches == (KeywordBranch("'rare' | 'mid' | 'wide'"),)
+
+
+def test_a_long_query_is_ranked_by_its_rarest_lexemes_only() -> None:
+    from agent_brain_mcp.backends.postgres import MAX_LEXEMES
+
+    dfs = {f"w{i:03d}": i + 1 for i in range(3 * MAX_LEXEMES)}
+    plan = plan_keywords(dfs, total=100_000, lexemes=1_000_000, need=50, filtered=False)
+    assert plan is not None
+    assert [lex for lex, _ in plan.weights] == [f"w{i:03d}" for i in range(MAX_LEXEMES)]

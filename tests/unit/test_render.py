@@ -75,3 +75,36 @@ def test_the_tool_result_carries_the_model_as_structured_content_unchanged() -> 
     call = tool_result(result, render_search(result))
     assert call.structured_content == json.loads(result.model_dump_json())
     assert call.content[0].type == "text" and call.content[0].text == render_search(result)
+
+
+def test_a_file_mode_result_reads_as_one_heading_per_file_with_its_chunks_fenced() -> None:
+    from agent_brain_mcp.models import FileHit
+
+    chunk = SearchHit(
+        file_path="pkg/relations.py",
+        root="/repo",
+        start_line=10,
+        end_line=12,
+        language="python",
+        symbol="class PrimaryKeyRelatedField",
+        score=0.5,
+        vector_rank=3,
+        keyword_rank=1,
+        text='raise ValidationError("Incorrect type. Expected pk value")',
+    )
+    file = FileHit(
+        file_path="pkg/relations.py",
+        root="/repo",
+        language="python",
+        score=0.9,
+        vector_rank=3,
+        keyword_rank=1,
+        defines=True,
+        hits=[chunk],
+    )
+    result = SearchResult(query="q", mode="hybrid", hits=[], chunks_in_index=40, files=[file])
+    text = render_search(result)
+    assert text.splitlines()[0] == "hybrid search by file: 1 file of 40 indexed chunks, paths relative to /repo."
+    assert "## pkg/relations.py  (vector #3, keyword #1)  defines it" in text
+    assert 'lines 10-12  class PrimaryKeyRelatedField\n```python\nraise ValidationError("Incorrect type.' in text
+    assert "\\n" not in text and "/repo/pkg" not in text
