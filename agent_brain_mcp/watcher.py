@@ -69,7 +69,8 @@ class IndexWatcher:
         self._roots_fn = roots
         self._refresh = refresh
         self._walker = walker
-        self._debounce_s = debounce_s
+        # A poll sees a burst in slices one poll apart: quiet means no change for two polls at least.
+        self._debounce_s = max(debounce_s, 2 * _POLL_DELAY_MS / 1000) if force_polling else debounce_s
         self._polling = force_polling
         self._roots: list[Path] = []
         self._pending: set[Path] = set()
