@@ -194,6 +194,7 @@ async def open_index(args: argparse.Namespace, ds: CodeDataset, tree: Path, embe
         stats = await backend.stats()
         files, chunks, written, skipped = sum(s.files for s in stats), sum(s.chunks for s in stats), 0, True
     else:
+        marker.unlink(missing_ok=True)  # valid again only once this run has finished
         result = await service.index_path(
             root, include=args.include, progress=_throttled_progress(f"indexing {ds.name}", 30.0)
         )
