@@ -35,6 +35,7 @@ call -> every file with that literal in such a call); seed ``--seed``. Same mode
 State: ``--state-root DIR`` keeps one index per dataset (``DIR/<dataset>/``); a re-run only re-indexes
 what changed (index_path is incremental). ``--reuse`` skips index_path when the tree, the include
 globs and the pipeline version are those of the last run (recorded in ``DIR/<dataset>/tree.json``).
+``--only-indexed`` leaves out (and lists) the datasets whose index is not finished yet (implies ``--reuse``).
 ``--embedding-cache FILE``: document vectors by (model, exact chunk text), shared by all datasets and
 runs; ranking changes never invalidate it (only chunk text or model changes make new keys).
 
@@ -154,6 +155,12 @@ def indexed_files(tree: Path, include: list[str]) -> set[str]:
     return {c.rel_path for c in walker.walk(tree, WalkReport())}
 
 
+def index_is_current(state: Path, fingerprint: dict[str, Any]) -> bool:
+    """Whether the dataset's index was finished on this very tree, globs and pipeline version."""
+    marker = state / "tree.json"
+    return marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == fingerprint
+
+
 @dataclass
 class Indexed:
     dataset: str
@@ -190,7 +197,7 @@ async def open_index(args: argparse.Namespace, ds: CodeDataset, tree: Path, embe
     marker = state / "tree.json"
     t0 = time.perf_counter()
     before = embedder.hits if isinstance(embedder, CachedEmbedder) else 0
-    if args.reuse and marker.is_file() and json.loads(marker.read_text()) == fingerprint:
+    if args.reuse and index_is_current(state, fingerprint):
         stats = await backend.stats()
         files, chunks, written, skipped = sum(s.files for s in stats), sum(s.chunks for s in stats), 0, True
     else:
@@ -404,6 +411,12 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             tree = ensure_tree(args, ds)
             if tree is None:
                 continue
+            if args.only_indexed and not index_is_current(
+                args.state_root / ds.name, tree_fingerprint(tree, args.include)
+            ):
+                log.warning("%s: left out (--only-indexed): its index is not finished on this tree", ds.name)
+                result.setdefault("left_out_not_indexed", []).append(ds.name)
+                continue
             trees[ds.name] = tree
             record, modes = await run_dataset(args, ds, tree, embedder, modes, query_list(ds, args.limit_queries))
             result["datasets"][ds.name] = record
@@ -556,6 +569,8 @@ def render_markdown(result: dict[str, Any], per_dataset: bool) -> str:
         + ".",
         "",
     ]
+    if result.get("left_out_not_indexed"):
+        lines += [f"Left out (index not finished): {', '.join(result['left_out_not_indexed'])}.", ""]
     if "overall" in real:
         lines += ["### Overall (file level)", "", *overall_table(real["overall"], labels), ""]
         lines += ["### Per package (Acc@1 / Acc@5)", "", *group_table(real, "package:", labels), ""]
@@ -591,6 +606,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--state-root", type=Path, help="one index per dataset under it (default .tmp/eval/state/<set>)")
     p.add_argument("--reuse", action="store_true", help="skip index_path when tree, globs and pipeline are unchanged")
+    p.add_argument("--only-indexed", action="store_true", help="leave out datasets whose index is not finished")
     p.add_argument("--index-only", action="store_true", help="index (warm the embedding cache) and stop")
     p.add_argument("--embedding-cache", type=Path, help="SQLite file of document vectors by (model, text)")
     p.add_argument("--provider", choices=["local", "hash"], default="local", help="hash: smoke runs only")
@@ -619,6 +635,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.trees = (args.trees or Path(".tmp/eval/trees") / args.set.name).resolve()
     args.state_root = (args.state_root or Path(".tmp/eval/state") / args.set.name).resolve()
     args.archive_cache = args.archive_cache.resolve()
+    args.reuse = args.reuse or args.only_indexed
     if not 1 <= args.first_k <= MAX_TOP_K:
         p.error(f"--first-k must be between 1 and {MAX_TOP_K}")
     return args
