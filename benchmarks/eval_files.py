@@ -35,6 +35,7 @@ call -> every file with that literal in such a call); seed ``--seed``. Same mode
 State: ``--state-root DIR`` keeps one index per dataset (``DIR/<dataset>/``); a re-run only re-indexes
 what changed (index_path is incremental). ``--reuse`` skips index_path when the tree, the include
 globs and the pipeline version are those of the last run (recorded in ``DIR/<dataset>/tree.json``).
+``--baseline-only`` computes the whole-file BM25s alone (no index, no model).
 ``--only-indexed`` leaves out (and lists) the datasets whose index is not finished yet (implies ``--reuse``).
 ``--embedding-cache FILE``: document vectors by (model, exact chunk text), shared by all datasets and
 runs; ranking changes never invalidate it (only chunk text or model changes make new keys).
@@ -284,14 +285,15 @@ def bm25_rows(
 
 async def evaluate_queries(
     args: argparse.Namespace,
-    ix: Indexed,
+    ix: Indexed | None,
+    ds: CodeDataset,
     tree: Path,
     queries: list[tuple[str, str, set[str]]],
     modes: list[ModeSpec],
 ) -> dict[str, dict[str, Any]]:
     """System label -> {"rows": {qid: row}, "latency_ms": [...], ...} for every mode and both BM25s."""
     systems: dict[str, dict[str, Any]] = {}
-    for mode in modes:
+    for mode in modes if ix is not None else []:
         outcome = await run_mode(ix, mode, queries, args.first_k)
         systems[mode.label] = {
             "rows": outcome.rows,
@@ -301,7 +303,7 @@ async def evaluate_queries(
             "hits_outside_root": outcome.outside_root,
         }
     for name in dict.fromkeys(("all", args.baseline_filter)):
-        cache = args.state_root / ix.dataset / f"bm25-{name}.json"
+        cache = args.state_root / ds.name / f"bm25-{name}.json"
         systems[f"bm25_{name}"] = {"rows": bm25_rows(tree, name, queries, cache)}
     return systems
 
@@ -363,10 +365,14 @@ async def run_dataset(
     queries: list[tuple[str, str, set[str]]],
 ) -> tuple[dict[str, Any], list[ModeSpec] | None]:
     t0 = time.perf_counter()
+    record: dict[str, Any] = {"package": ds.package, "tree": str(tree)}
+    if args.baseline_only:
+        (args.state_root / ds.name).mkdir(parents=True, exist_ok=True)
+        record["systems"] = await evaluate_queries(args, None, ds, tree, queries, [])
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        return record, modes
     ix = await open_index(args, ds, tree, embedder)
-    record: dict[str, Any] = {
-        "package": ds.package,
-        "tree": str(tree),
+    record |= {
         "index": {
             "files": ix.files,
             "chunks": ix.chunks,
@@ -379,7 +385,7 @@ async def run_dataset(
     try:
         if not args.index_only and queries:
             modes = modes if modes is not None else resolve_modes(args, ix.service)
-            record["systems"] = await evaluate_queries(args, ix, tree, queries, modes)
+            record["systems"] = await evaluate_queries(args, ix, ds, tree, queries, modes)
     finally:
         await ix.service.backend.close()
     record["seconds"] = round(time.perf_counter() - t0, 2)
@@ -551,22 +557,22 @@ def system_labels(result: dict[str, Any]) -> dict[str, str]:
 def render_markdown(result: dict[str, Any], per_dataset: bool) -> str:
     labels = system_labels(result)
     real = result["summary"]["real"]
-    ix = [d["index"] for d in result["datasets"].values()]
+    ix = [d["index"] for d in result["datasets"].values() if "index" in d]
     inc = f"include {result['include']}" if result["include"] else "every file the walker accepts"
-    lines = [
-        f"## {result['set']}: {len(result['datasets'])} datasets ({', '.join(result['datasets'])})",
-        "",
+    indexed = (
         f"Indexed through `RetrievalService.index_path` ({inc}), {result['backend']}, {result['embedding']}; "
         f"{sum(i['files'] for i in ix):,} files, {sum(i['chunks'] for i in ix):,} chunks; indexing "
         f"{sum(i['seconds'] for i in ix):.0f} s ({sum(i['chunks_written'] for i in ix):,} chunks written, "
-        f"{sum(i['vectors_from_cache'] for i in ix):,} vectors from the cache). Whole run {result['seconds']:.0f} s. "
-        f"Code {result['code']['commit']}"
-        + (
-            f" + uncommitted {result['code']['uncommitted_package_files']}"
-            if result["code"]["uncommitted_package_files"]
-            else ""
-        )
-        + ".",
+        f"{sum(i['vectors_from_cache'] for i in ix):,} vectors from the cache)."
+        if ix
+        else "Whole-file BM25 only (--baseline-only): nothing indexed."
+    )
+    code = result["code"]
+    changed = f" + uncommitted {code['uncommitted_package_files']}" if code["uncommitted_package_files"] else ""
+    lines = [
+        f"## {result['set']}: {len(result['datasets'])} datasets ({', '.join(result['datasets'])})",
+        "",
+        f"{indexed} Whole run {result['seconds']:.0f} s. Code {code['commit']}{changed}.",
         "",
     ]
     if result.get("left_out_not_indexed"):
@@ -606,6 +612,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--state-root", type=Path, help="one index per dataset under it (default .tmp/eval/state/<set>)")
     p.add_argument("--reuse", action="store_true", help="skip index_path when tree, globs and pipeline are unchanged")
+    p.add_argument("--baseline-only", action="store_true", help="whole-file BM25 only: no index, no service")
     p.add_argument("--only-indexed", action="store_true", help="leave out datasets whose index is not finished")
     p.add_argument("--index-only", action="store_true", help="index (warm the embedding cache) and stop")
     p.add_argument("--embedding-cache", type=Path, help="SQLite file of document vectors by (model, text)")
