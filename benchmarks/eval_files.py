@@ -50,6 +50,13 @@ Usage (what ``make eval-code`` runs; progress on stderr, Markdown on stdout):
   ... --modes hybrid_search,files --mode files_code=hybrid_search:group_by=file,kind=code   # a variant
   ... --index-only                      # build/refresh the indexes (warm the cache), ask nothing
   ... --limit-queries 5 --provider hash # smoke run
+  ... --provider hash --modes keyword   # keyword mode only: chunks and keyword index do not depend on the
+                                        # model, so a hash-provider index gives the real keyword figures fast
+  ... --only-indexed                    # score what is indexed now (e.g. while another run still embeds)
+With the shared caches of the team machine:
+  make eval-code EVAL_STATE=/work/cache/eval EVAL_TREES=/work/cache/trees EVAL_ARCHIVES=/work/cache/archives
+  (= --trees /work/cache/trees/<set> --state-root /work/cache/eval/state/<set>
+     --embedding-cache /work/cache/eval/vectors.sqlite3 --archive-cache /work/cache/archives)
 """
 
 from __future__ import annotations
