@@ -35,6 +35,8 @@ call -> every file with that literal in such a call); seed ``--seed``. Same mode
 State: ``--state-root DIR`` keeps one index per dataset (``DIR/<dataset>/``); a re-run only re-indexes
 what changed (index_path is incremental). ``--reuse`` skips index_path when the tree, the include
 globs and the pipeline version are those of the last run (recorded in ``DIR/<dataset>/tree.json``).
+``--baseline-only`` computes the whole-file BM25s alone (no index, no model).
+``--only-indexed`` leaves out (and lists) the datasets whose index is not finished yet (implies ``--reuse``).
 ``--embedding-cache FILE``: document vectors by (model, exact chunk text), shared by all datasets and
 runs; ranking changes never invalidate it (only chunk text or model changes make new keys).
 
@@ -48,6 +50,13 @@ Usage (what ``make eval-code`` runs; progress on stderr, Markdown on stdout):
   ... --modes hybrid_search,files --mode files_code=hybrid_search:group_by=file,kind=code   # a variant
   ... --index-only                      # build/refresh the indexes (warm the cache), ask nothing
   ... --limit-queries 5 --provider hash # smoke run
+  ... --provider hash --modes keyword   # keyword mode only: chunks and keyword index do not depend on the
+                                        # model, so a hash-provider index gives the real keyword figures fast
+  ... --only-indexed                    # score what is indexed now (e.g. while another run still embeds)
+With the shared caches of the team machine:
+  make eval-code EVAL_STATE=/work/cache/eval EVAL_TREES=/work/cache/trees EVAL_ARCHIVES=/work/cache/archives
+  (= --trees /work/cache/trees/<set> --state-root /work/cache/eval/state/<set>
+     --embedding-cache /work/cache/eval/vectors.sqlite3 --archive-cache /work/cache/archives)
 """
 
 from __future__ import annotations
@@ -154,6 +163,12 @@ def indexed_files(tree: Path, include: list[str]) -> set[str]:
     return {c.rel_path for c in walker.walk(tree, WalkReport())}
 
 
+def index_is_current(state: Path, fingerprint: dict[str, Any]) -> bool:
+    """Whether the dataset's index was finished on this very tree, globs and pipeline version."""
+    marker = state / "tree.json"
+    return marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == fingerprint
+
+
 @dataclass
 class Indexed:
     dataset: str
@@ -190,10 +205,11 @@ async def open_index(args: argparse.Namespace, ds: CodeDataset, tree: Path, embe
     marker = state / "tree.json"
     t0 = time.perf_counter()
     before = embedder.hits if isinstance(embedder, CachedEmbedder) else 0
-    if args.reuse and marker.is_file() and json.loads(marker.read_text()) == fingerprint:
+    if args.reuse and index_is_current(state, fingerprint):
         stats = await backend.stats()
         files, chunks, written, skipped = sum(s.files for s in stats), sum(s.chunks for s in stats), 0, True
     else:
+        marker.unlink(missing_ok=True)  # valid again only once this run has finished
         result = await service.index_path(
             root, include=args.include, progress=_throttled_progress(f"indexing {ds.name}", 30.0)
         )
@@ -276,14 +292,15 @@ def bm25_rows(
 
 async def evaluate_queries(
     args: argparse.Namespace,
-    ix: Indexed,
+    ix: Indexed | None,
+    ds: CodeDataset,
     tree: Path,
     queries: list[tuple[str, str, set[str]]],
     modes: list[ModeSpec],
 ) -> dict[str, dict[str, Any]]:
     """System label -> {"rows": {qid: row}, "latency_ms": [...], ...} for every mode and both BM25s."""
     systems: dict[str, dict[str, Any]] = {}
-    for mode in modes:
+    for mode in modes if ix is not None else []:
         outcome = await run_mode(ix, mode, queries, args.first_k)
         systems[mode.label] = {
             "rows": outcome.rows,
@@ -293,7 +310,7 @@ async def evaluate_queries(
             "hits_outside_root": outcome.outside_root,
         }
     for name in dict.fromkeys(("all", args.baseline_filter)):
-        cache = args.state_root / ix.dataset / f"bm25-{name}.json"
+        cache = args.state_root / ds.name / f"bm25-{name}.json"
         systems[f"bm25_{name}"] = {"rows": bm25_rows(tree, name, queries, cache)}
     return systems
 
@@ -355,10 +372,14 @@ async def run_dataset(
     queries: list[tuple[str, str, set[str]]],
 ) -> tuple[dict[str, Any], list[ModeSpec] | None]:
     t0 = time.perf_counter()
+    record: dict[str, Any] = {"package": ds.package, "tree": str(tree)}
+    if args.baseline_only:
+        (args.state_root / ds.name).mkdir(parents=True, exist_ok=True)
+        record["systems"] = await evaluate_queries(args, None, ds, tree, queries, [])
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        return record, modes
     ix = await open_index(args, ds, tree, embedder)
-    record: dict[str, Any] = {
-        "package": ds.package,
-        "tree": str(tree),
+    record |= {
         "index": {
             "files": ix.files,
             "chunks": ix.chunks,
@@ -371,7 +392,7 @@ async def run_dataset(
     try:
         if not args.index_only and queries:
             modes = modes if modes is not None else resolve_modes(args, ix.service)
-            record["systems"] = await evaluate_queries(args, ix, tree, queries, modes)
+            record["systems"] = await evaluate_queries(args, ix, ds, tree, queries, modes)
     finally:
         await ix.service.backend.close()
     record["seconds"] = round(time.perf_counter() - t0, 2)
@@ -402,6 +423,12 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         for ds in datasets:
             tree = ensure_tree(args, ds)
             if tree is None:
+                continue
+            if args.only_indexed and not index_is_current(
+                args.state_root / ds.name, tree_fingerprint(tree, args.include)
+            ):
+                log.warning("%s: left out (--only-indexed): its index is not finished on this tree", ds.name)
+                result.setdefault("left_out_not_indexed", []).append(ds.name)
                 continue
             trees[ds.name] = tree
             record, modes = await run_dataset(args, ds, tree, embedder, modes, query_list(ds, args.limit_queries))
@@ -537,24 +564,26 @@ def system_labels(result: dict[str, Any]) -> dict[str, str]:
 def render_markdown(result: dict[str, Any], per_dataset: bool) -> str:
     labels = system_labels(result)
     real = result["summary"]["real"]
-    ix = [d["index"] for d in result["datasets"].values()]
+    ix = [d["index"] for d in result["datasets"].values() if "index" in d]
     inc = f"include {result['include']}" if result["include"] else "every file the walker accepts"
-    lines = [
-        f"## {result['set']}: {len(result['datasets'])} datasets ({', '.join(result['datasets'])})",
-        "",
+    indexed = (
         f"Indexed through `RetrievalService.index_path` ({inc}), {result['backend']}, {result['embedding']}; "
         f"{sum(i['files'] for i in ix):,} files, {sum(i['chunks'] for i in ix):,} chunks; indexing "
         f"{sum(i['seconds'] for i in ix):.0f} s ({sum(i['chunks_written'] for i in ix):,} chunks written, "
-        f"{sum(i['vectors_from_cache'] for i in ix):,} vectors from the cache). Whole run {result['seconds']:.0f} s. "
-        f"Code {result['code']['commit']}"
-        + (
-            f" + uncommitted {result['code']['uncommitted_package_files']}"
-            if result["code"]["uncommitted_package_files"]
-            else ""
-        )
-        + ".",
+        f"{sum(i['vectors_from_cache'] for i in ix):,} vectors from the cache)."
+        if ix
+        else "Whole-file BM25 only (--baseline-only): nothing indexed."
+    )
+    code = result["code"]
+    changed = f" + uncommitted {code['uncommitted_package_files']}" if code["uncommitted_package_files"] else ""
+    lines = [
+        f"## {result['set']}: {len(result['datasets'])} datasets ({', '.join(result['datasets'])})",
+        "",
+        f"{indexed} Whole run {result['seconds']:.0f} s. Code {code['commit']}{changed}.",
         "",
     ]
+    if result.get("left_out_not_indexed"):
+        lines += [f"Left out (index not finished): {', '.join(result['left_out_not_indexed'])}.", ""]
     if "overall" in real:
         lines += ["### Overall (file level)", "", *overall_table(real["overall"], labels), ""]
         lines += ["### Per package (Acc@1 / Acc@5)", "", *group_table(real, "package:", labels), ""]
@@ -590,6 +619,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--state-root", type=Path, help="one index per dataset under it (default .tmp/eval/state/<set>)")
     p.add_argument("--reuse", action="store_true", help="skip index_path when tree, globs and pipeline are unchanged")
+    p.add_argument("--baseline-only", action="store_true", help="whole-file BM25 only: no index, no service")
+    p.add_argument("--only-indexed", action="store_true", help="leave out datasets whose index is not finished")
     p.add_argument("--index-only", action="store_true", help="index (warm the embedding cache) and stop")
     p.add_argument("--embedding-cache", type=Path, help="SQLite file of document vectors by (model, text)")
     p.add_argument("--provider", choices=["local", "hash"], default="local", help="hash: smoke runs only")
@@ -618,6 +649,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.trees = (args.trees or Path(".tmp/eval/trees") / args.set.name).resolve()
     args.state_root = (args.state_root or Path(".tmp/eval/state") / args.set.name).resolve()
     args.archive_cache = args.archive_cache.resolve()
+    args.reuse = args.reuse or args.only_indexed
     if not 1 <= args.first_k <= MAX_TOP_K:
         p.error(f"--first-k must be between 1 and {MAX_TOP_K}")
     return args

@@ -208,3 +208,27 @@ def test_generated_queries_are_the_same_for_the_same_seed_and_respect_the_indexe
     only_py = generate({"t-1.0": tree}, n_definitions=50, n_literals=0, seed=7, allowed={"t-1.0": {"pkg/store.py"}})
     assert {q.text for q in only_py["definitions"]} == {"TokenStore", "rotate_tokens", "load_config_file"}
     assert all(q.gold == {"pkg/store.py"} for q in only_py["definitions"])
+
+
+def test_bm25_rankings_are_read_back_on_a_rerun_over_the_same_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eval_files
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.py").write_text("def parse_headers(raw):\n    return raw\n")
+    (tree / "b.py").write_text("def render(view):\n    return view\n")
+    queries = [("q1", "parse headers", {"a.py"}), ("q2", "render the view", {"a.py"})]
+    cache = tmp_path / "bm25-py.json"
+    first = eval_files.bm25_rows(tree, "py", queries, cache)
+    assert (first["q1"]["rank"], first["q2"]["rank"]) == (1, 2)
+
+    def no_index(*_: object) -> None:
+        raise AssertionError("a re-run over the same tree and queries must not build a BM25 index")
+
+    monkeypatch.setattr(eval_files, "bm25_index", no_index)
+    assert eval_files.bm25_rows(tree, "py", queries, cache) == first
+    (tree / "c.py").write_text("def parse_headers():\n    pass\n")  # the tree changed: asked again
+    with pytest.raises(AssertionError):
+        eval_files.bm25_rows(tree, "py", queries, cache)
