@@ -55,6 +55,8 @@ def test_the_readme_user_scope_command_reaches_every_project(claude_cli: str, tm
     home, clone, project = tmp_path / "home", tmp_path / "clone", tmp_path / "my-project"
     for folder in (home / ".claude", clone, project):
         folder.mkdir(parents=True)
+    for repo in (clone, project):  # two repositories, as on a user's machine (Claude Code keys projects by git root)
+        subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=30)
     command, args = server_command()
 
     # What the README used to say: run in the clone, it registers for the clone's folder only.
