@@ -101,7 +101,25 @@ def writer_lock_key(table: str) -> str:
     return f"agent-brain-writer:{table}"
 
 
+def write_tx_key(table: str) -> str:
+    """Held (shared) by every write transaction on ``table``; a new writer waits for it (exclusive).
+
+    The writer lock is a session lock on its own connection: when a writer is killed, that session
+    ends at once, but a write transaction whose COMMIT was already sent can still commit on the
+    server after it. A new writer that read the manifest before that commit double-counted the
+    document frequencies (found by tests/e2e/test_crash_torture.py); waiting for this key first
+    makes it read what the dead writer's last transaction left.
+    """
+    return f"agent-brain-write-tx:{table}"
+
+
 _LOCK_POLL_S = 0.1
+
+
+def _shared_write_lock_sql() -> Any:
+    from sqlalchemy import text
+
+    return text("SELECT pg_advisory_xact_lock_shared(hashtext(:k))")
 
 
 def pg_query_text(query: str) -> str:
@@ -317,6 +335,8 @@ class PostgresBackend(Backend):
         try:
             ctx = self._engine.begin() if write else self._engine.connect()
             async with ctx as conn:
+                if write:
+                    await conn.execute(_shared_write_lock_sql(), {"k": write_tx_key(self._pg.table)})
                 yield conn
         except AgentBrainError:
             raise
@@ -403,6 +423,11 @@ class PostgresBackend(Backend):
                 await conn.commit()
                 if got:
                     locked = True
+                    # Wait until no write transaction of a writer that died is still in flight.
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": write_tx_key(self._pg.table)}
+                    )
+                    await conn.commit()
                     break
                 if time.monotonic() >= deadline:
                     raise IndexBusyError(
@@ -422,12 +447,16 @@ class PostgresBackend(Backend):
             await conn.close()
 
     async def prepare(self, identity: EmbeddingIdentity) -> None:
-        """Bring the schema to head (under an advisory lock, so two servers never race)."""
+        """Bring the schema to head (under an advisory lock, so two servers never race).
+
+        The lock is one per database, not per table: migrations of two tables both create the
+        database-wide ``vector`` extension, and two first runs at once collided on it.
+        """
         params = schema_params_for(self._settings, identity.dimension)
         async with self._conn(write=True) as conn:
             from sqlalchemy import text
 
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"agent-brain:{params.table}"})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('agent-brain:migrations'))"))
             await conn.run_sync(run_migrations, params)
         self._params = params
 
