@@ -98,6 +98,7 @@ class ChromaBackend(Backend):
         self._max_batch = 1000
         self._rebuild_reason: str | None = None
         self._reopen_lock = threading.Lock()
+        self._wedged = False  # a write step failed on storage: reopen Chroma before the next write
         self._seen: tuple[int, int] = (-1, -1)  # (data_version, generation) Chroma was last opened for
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -142,6 +143,10 @@ class ChromaBackend(Backend):
     def _recover_sync(self) -> None:
         """Under the writer lock only: see other writers' work, then settle what a dead run left."""
         self._follow_other_writers()
+        if self._wedged:  # after a failed write, Chroma's bindings can hang on the next one: start afresh
+            with self._reopen_lock:
+                self._reopen_chroma()
+            self._wedged = False
         chroma_recovery.recover(self._collection, self.catalog, self._max_batch)
         self._note_own_commit()
 
@@ -153,6 +158,7 @@ class ChromaBackend(Backend):
             clear = chroma_recovery.storage_error(exc, self._state_dir)
             if clear is None:
                 raise
+            self._wedged = True
             raise clear from exc
 
     # -- seeing other processes' writes -----------------------------------------------------------

@@ -27,7 +27,7 @@ from agent_brain_mcp.errors import StorageError
 log = logging.getLogger(__name__)
 
 _GET_PAGE = 5_000
-_LOW_SPACE_BYTES = 1 << 20  # under this much free space, a failed write is taken for a full disk
+_LOW_SPACE_BYTES = 16 << 20  # under this much free space, a failed write is taken for a full disk
 
 
 def delete_ids(collection: Any, ids: Sequence[str], step: int) -> None:
