@@ -26,7 +26,8 @@ def catalog_rows(state: Path) -> tuple[Manifest, list[Chunk], int, int]:
         manifest = set(db.execute("SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM files"))
         chunks = list(db.execute("SELECT rel_path, start_line, end_line, text FROM chunks"))
         generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-        pending = int(db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+        has_pending = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'pending'").fetchone()
+        pending = int(db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]) if has_pending else 0
     finally:
         db.close()
     return manifest, chunks, generation, pending

@@ -101,25 +101,7 @@ def writer_lock_key(table: str) -> str:
     return f"agent-brain-writer:{table}"
 
 
-def write_tx_key(table: str) -> str:
-    """Held (shared) by every write transaction on ``table``; a new writer waits for it (exclusive).
-
-    The writer lock is a session lock on its own connection: when a writer is killed, that session
-    ends at once, but a write transaction whose COMMIT was already sent can still commit on the
-    server after it. A new writer that read the manifest before that commit double-counted the
-    document frequencies (found by tests/e2e/test_crash_torture.py); waiting for this key first
-    makes it read what the dead writer's last transaction left.
-    """
-    return f"agent-brain-write-tx:{table}"
-
-
 _LOCK_POLL_S = 0.1
-
-
-def _shared_write_lock_sql() -> Any:
-    from sqlalchemy import text
-
-    return text("SELECT pg_advisory_xact_lock_shared(hashtext(:k))")
 
 
 def pg_query_text(query: str) -> str:
@@ -335,8 +317,6 @@ class PostgresBackend(Backend):
         try:
             ctx = self._engine.begin() if write else self._engine.connect()
             async with ctx as conn:
-                if write:
-                    await conn.execute(_shared_write_lock_sql(), {"k": write_tx_key(self._pg.table)})
                 yield conn
         except AgentBrainError:
             raise
@@ -423,11 +403,6 @@ class PostgresBackend(Backend):
                 await conn.commit()
                 if got:
                     locked = True
-                    # Wait until no write transaction of a writer that died is still in flight.
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": write_tx_key(self._pg.table)}
-                    )
-                    await conn.commit()
                     break
                 if time.monotonic() >= deadline:
                     raise IndexBusyError(

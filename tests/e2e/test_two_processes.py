@@ -160,7 +160,10 @@ async def test_a_vector_hit_the_catalog_does_not_hold_is_never_served(tmp_path: 
             ids=["ghost-0"],
             embeddings=[ghost],
             documents=["deleted text"],
-            metadatas=[{"root": str(project), "rel_path": "gone.py", "path": f"{project}/gone.py"}],
+            metadatas=[
+                {"root": str(project), "rel_path": "gone.py", "path": f"{project}/gone.py", "ordinal": 0}
+                | {"start_line": 1, "end_line": 2, "language": "python"}
+            ],
         )
         found = await backend.vector_search(ghost, 5, _no_filters())
         assert found and all(hit.id != "ghost-0" for hit in found)
