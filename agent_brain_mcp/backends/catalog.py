@@ -235,19 +235,19 @@ class Catalog:
         """Record the intent to rewrite ``files`` ((rel_path, new chunk ids)) before the vector store is touched.
 
         Every id the vector store may hold for these files afterwards (the new ones and the current
-        ones) becomes an intent record, committed before this returns. Returns the current ids
-        that the new chunks do not replace: the caller deletes them from the vector store.
+        ones) becomes an intent record, committed before this returns. Returns the current ids: the
+        caller deletes them from the vector store before writing the new chunks (Chroma inserts
+        fresh ids faster than it updates existing ones).
         """
         with self._tx() as db:
-            garbage: list[str] = []
+            current: list[str] = []
             for rel, new_ids in files:
                 old = [r[0] for r in db.execute("SELECT id FROM chunks WHERE root = ? AND rel_path = ?", (root, rel))]
-                keep = set(new_ids)
-                garbage += [cid for cid in old if cid not in keep]
+                current += old
                 db.executemany(
                     "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", [(cid, root, rel) for cid in [*old, *new_ids]]
                 )
-            return garbage
+            return current
 
     def settle(self, ids: Sequence[str]) -> None:
         """Forget intent records whose vector-store side is done (a removal's deletes)."""

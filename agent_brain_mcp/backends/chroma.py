@@ -324,9 +324,9 @@ class ChromaBackend(Backend):
 
     def _write_sync(self, root: str, writes: Sequence[FileWrite]) -> None:
         # 1. intent: every id Chroma may hold for these files afterwards, committed first
-        garbage = self.catalog.begin_write(root, [(w.record.rel_path, [c.id for c in w.chunks]) for w in writes])
-        # 2. Chroma: drop the ids the files no longer have, upsert the new chunks
-        chroma_recovery.delete_ids(self._collection, garbage, self._max_batch)
+        current = self.catalog.begin_write(root, [(w.record.rel_path, [c.id for c in w.chunks]) for w in writes])
+        # 2. Chroma: drop the files' current chunks, write the new ones
+        chroma_recovery.delete_ids(self._collection, current, self._max_batch)
         chunks = [c for w in writes for c in w.chunks]
         step = min(self._max_batch, _UPSERT_BATCH)
         for start in range(0, len(chunks), step):

@@ -191,7 +191,7 @@ async def _clean_index(settings: Any) -> None:
 async def _searches(settings: Any) -> list[Any]:
     """BM25 scores and the best keyword hit of a few queries: a recovered and a clean index must agree.
 
-    Only the best hit is compared by name (lower down, equal scores come in either order); vector
+    The best hit is compared by name only when no other hit has its score (equal scores come in either order); vector
     rankings are left out: HNSW is approximate, and a graph that saw deletions may order differently.
     """
     out: list[Any] = []
@@ -199,7 +199,9 @@ async def _searches(settings: Any) -> list[Any]:
         for query in ("compute_value_17 helpers", "step_40_3 return y", "module 500 case"):
             keyword = await service.keyword_search(query, top_k=10)
             out.append([round(h.score, 4) for h in keyword.hits])
-            out.append((keyword.hits[0].file_path, keyword.hits[0].start_line) if keyword.hits else None)
+            hits = keyword.hits
+            if len(hits) > 1 and hits[0].score > hits[1].score:  # a best hit without a tie
+                out.append((hits[0].file_path, hits[0].start_line))
     return out
 
 
