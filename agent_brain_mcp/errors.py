@@ -50,3 +50,7 @@ class UnknownProviderError(AgentBrainError):
 
 class IndexBusyError(AgentBrainError):
     """Another indexing run holds the index."""
+
+
+class StorageError(AgentBrainError):
+    """The index folder ran out of space or quota, or became read-only, during a write."""

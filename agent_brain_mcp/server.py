@@ -115,8 +115,9 @@ async def _call(ctx: Context, fn: Callable[[RetrievalService], Awaitable[T]]) ->
     except Exception as exc:
         log.exception("unexpected error in a tool call")
         raise ToolError(
-            f"Internal error ({type(exc).__name__}: {exc}). The server is still running; the index is "
-            "unchanged by the failed step. Retry, or run index_path(path, force=true) if it persists."
+            f"Internal error ({type(exc).__name__}: {exc}). The server is still running; the next index_path "
+            "run finishes or rolls back whatever the failed step left. Retry, or run index_path(path, force=true) "
+            "if it persists."
         ) from exc
 
 

@@ -27,6 +27,11 @@ from pathlib import Path
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, RootStats
 
 SCHEMA_VERSION = "1"
+# meta keys of the write protocol: the store was last compared whole with the vector store by this
+# protocol version; and "the vector store may hold anything: compare whole before the next write".
+PROTOCOL_KEY = "store_protocol"
+PROTOCOL_VERSION = "1"
+RECONCILE_KEY = "reconcile_vectors"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,6 +52,7 @@ CREATE TRIGGER IF NOT EXISTS chunks_logged_insert AFTER INSERT ON chunks
     BEGIN INSERT INTO chunk_log (id) VALUES (new.id); END;
 CREATE TRIGGER IF NOT EXISTS chunks_logged_delete AFTER DELETE ON chunks
     BEGIN INSERT INTO chunk_log (id) VALUES (old.id); END;
+CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, root TEXT NOT NULL, rel_path TEXT NOT NULL);
 """
 
 _ID_BATCH = 500
@@ -140,6 +146,9 @@ class Catalog:
             db.execute("DELETE FROM chunk_log")
             db.execute("DELETE FROM meta WHERE key NOT IN ('generation', 'chunk_log_pruned')")
             db.execute("INSERT INTO meta (key, value) VALUES ('catalog_id', ?)", (uuid.uuid4().hex,))
+            db.execute("DELETE FROM pending")
+            # Committed with the reset: until the vector store is emptied too, a writer reconciles.
+            db.execute("INSERT INTO meta (key, value) VALUES (?, '1')", (RECONCILE_KEY,))
             self._bump(db)
 
     # -- manifest -------------------------------------------------------------------------------
@@ -158,7 +167,10 @@ class Catalog:
         return {r[0]: FileRecord(*r) for r in rows}
 
     def write_files(self, root: str, files: Sequence[tuple[FileRecord, Sequence[ChunkRecord], list[str]]]) -> None:
-        """Replace chunks and records of ``files`` (record, chunks, tokens per chunk) in one transaction."""
+        """Replace chunks and records of ``files`` (record, chunks, tokens per chunk) in one transaction.
+
+        The same transaction settles the files' intent records (``begin_write``): the write is done.
+        """
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO roots (root) VALUES (?)", (root,))
             for record, chunks, tokens in files:
@@ -175,6 +187,7 @@ class Catalog:
                     (root, record.rel_path, record.size, record.mtime_ns, record.sha256, record.chunk_count,
                      record.language),
                 )  # fmt: skip
+                db.execute("DELETE FROM pending WHERE root = ? AND rel_path = ?", (root, record.rel_path))
             self._bump(db)
 
     def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
@@ -184,22 +197,122 @@ class Catalog:
                 [(r.size, r.mtime_ns, root, r.rel_path) for r in records],
             )
 
-    def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:
-        removed = 0
+    def remove_files(self, root: str, rel_paths: Sequence[str]) -> list[str]:
+        """Delete files and their chunk rows; their chunk ids become intent records (see ``pending``).
+
+        Returns those ids: the caller deletes them from the vector store, then calls ``settle``.
+        """
         with self._tx() as db:
             for rel in rel_paths:
-                removed += db.execute("DELETE FROM chunks WHERE root = ? AND rel_path = ?", (root, rel)).rowcount
+                db.execute(
+                    "INSERT OR IGNORE INTO pending SELECT id, root, rel_path FROM chunks WHERE root = ? AND rel_path = ?",
+                    (root, rel),
+                )
+                db.execute("DELETE FROM chunks WHERE root = ? AND rel_path = ?", (root, rel))
                 db.execute("DELETE FROM files WHERE root = ? AND rel_path = ?", (root, rel))
             self._bump(db)
-        return removed
+            return self._pending_ids(db, root, rel_paths)
 
-    def remove_root(self, root: str) -> int:
+    def remove_root(self, root: str) -> list[str]:
+        """``remove_files`` for a whole root, and the root itself."""
         with self._tx() as db:
-            removed = db.execute("DELETE FROM chunks WHERE root = ?", (root,)).rowcount
+            db.execute("INSERT OR IGNORE INTO pending SELECT id, root, rel_path FROM chunks WHERE root = ?", (root,))
+            db.execute("DELETE FROM chunks WHERE root = ?", (root,))
             db.execute("DELETE FROM files WHERE root = ?", (root,))
             db.execute("DELETE FROM roots WHERE root = ?", (root,))
             self._bump(db)
-        return removed
+            return [r[0] for r in db.execute("SELECT id FROM pending WHERE root = ?", (root,))]
+
+    # -- the write protocol's intent records (docs/ARCHITECTURE.md) -------------------------------
+    @staticmethod
+    def _pending_ids(db: sqlite3.Connection, root: str, rel_paths: Sequence[str]) -> list[str]:
+        ids: list[str] = []
+        for rel in rel_paths:
+            ids += [r[0] for r in db.execute("SELECT id FROM pending WHERE root = ? AND rel_path = ?", (root, rel))]
+        return ids
+
+    def begin_write(self, root: str, files: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+        """Record the intent to rewrite ``files`` ((rel_path, new chunk ids)) before the vector store is touched.
+
+        Every id the vector store may hold for these files afterwards (the new ones and the current
+        ones) becomes an intent record, committed before this returns. Returns the current ids: the
+        caller deletes them from the vector store before writing the new chunks (Chroma inserts
+        fresh ids faster than it updates existing ones).
+        """
+        with self._tx() as db:
+            current: list[str] = []
+            for rel, new_ids in files:
+                old = [r[0] for r in db.execute("SELECT id FROM chunks WHERE root = ? AND rel_path = ?", (root, rel))]
+                current += old
+                db.executemany(
+                    "INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", [(cid, root, rel) for cid in [*old, *new_ids]]
+                )
+            return current
+
+    def settle(self, ids: Sequence[str]) -> None:
+        """Forget intent records whose vector-store side is done (a removal's deletes)."""
+        with self._tx() as db:
+            for start in range(0, len(ids), _ID_BATCH):
+                part = list(ids[start : start + _ID_BATCH])
+                db.execute(f"DELETE FROM pending WHERE id IN ({','.join('?' * len(part))})", part)  # noqa: S608
+
+    def pending(self) -> list[str]:
+        """Ids of unfinished vector-store writes and deletes (left by a run that died)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM pending")]
+
+    def roll_back_pending(self) -> int:
+        """Undo unfinished writes in the catalog: their files are forgotten, so the next run redoes them.
+
+        Call after deleting every pending id from the vector store. Returns the files forgotten.
+        """
+        with self._tx() as db:
+            db.execute("DELETE FROM chunks WHERE id IN (SELECT id FROM pending)")
+            forgotten = db.execute(
+                "DELETE FROM files WHERE (root, rel_path) IN (SELECT root, rel_path FROM pending)"
+            ).rowcount
+            db.execute("DELETE FROM pending")
+            self._bump(db)
+        return forgotten
+
+    def all_chunk_texts(self) -> dict[str, str]:
+        """id -> text of every chunk row (for a full comparison with the vector store)."""
+        with self._read_tx() as db:
+            return dict(db.execute("SELECT id, text FROM chunks"))
+
+    def chunk_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def record_doubts(self, stray: Sequence[tuple[str, str, str]], doubtful: Sequence[str]) -> None:
+        """Intent records for a whole comparison's findings, to be rolled back like a dead run's.
+
+        ``stray``: (id, root, rel_path) held by the vector store only; ``doubtful``: catalog chunks the
+        vector store lacks or holds with another text. Every chunk of a doubtful chunk's file is recorded.
+        """
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, ?)", stray)
+            for start in range(0, len(doubtful), _ID_BATCH):
+                part = list(doubtful[start : start + _ID_BATCH])
+                marks = ",".join("?" * len(part))
+                db.execute(
+                    "INSERT OR IGNORE INTO pending SELECT c.id, c.root, c.rel_path FROM chunks c "  # noqa: S608
+                    f"JOIN (SELECT DISTINCT root, rel_path FROM chunks WHERE id IN ({marks})) f "
+                    "ON c.root = f.root AND c.rel_path = f.rel_path",
+                    part,
+                )
+
+    def finish_comparison(self) -> None:
+        """The vector store and the catalog were found (or made) equal under this protocol version."""
+        with self._tx() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (RECONCILE_KEY,))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (PROTOCOL_KEY, PROTOCOL_VERSION))
+            self._bump(db)
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: changes when another connection (another process) commits."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def mark_indexed(self, root: str) -> None:
         with self._tx() as db:

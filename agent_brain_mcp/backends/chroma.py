@@ -2,9 +2,13 @@
 
 Chroma quirks handled here, and only here (see docs/FINDINGS in the README):
 - collections are created with ``embedding_function=None`` so nothing tries to download a model;
-- re-adding an existing id is silently ignored, so a file's old chunks are deleted by path and the
-  new ones written with ``upsert``;
-- the client is synchronous, so every call runs in a small thread pool off the event loop.
+- re-adding an existing id is silently ignored, so chunks are written with ``upsert`` and the ids
+  a file no longer has are deleted;
+- the client is synchronous, so every call runs in a small thread pool off the event loop;
+- an embedded client does not see other processes' writes: it is reopened when the catalog shows one.
+
+The catalog is the source of truth and every Chroma change is announced there first
+(``chroma_recovery.py``, docs/ARCHITECTURE.md): a vector hit is served only if the catalog holds it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import fcntl
 import functools
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +26,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent_brain_mcp.backends import chroma_recovery
 from agent_brain_mcp.backends.base import (
     Backend,
     BackendInfo,
@@ -41,7 +47,6 @@ from agent_brain_mcp.indexing.keywords import tokenize
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_DELETE_BATCH = 200
 # Chroma's upsert holds the GIL for the whole call (~1.5 s for 500 chunks at a few thousand), which
 # freezes every search thread of the process; smaller calls bound that stall (measured: 500 -> 100
 # chunks per call cut the longest hold from 1.5 s to 0.6 s for +11% write time). The pipeline writes
@@ -95,6 +100,9 @@ class ChromaBackend(Backend):
         self._max_batch = 1000
         self._rebuild_reason: str | None = None
         self._vectors: SqliteVectorStore | None = None
+        self._reopen_lock = threading.Lock()
+        self._wedged = False  # a write step failed on storage: reopen Chroma before the next write
+        self._seen: tuple[int, int] = (-1, -1)  # (data_version, generation) Chroma was last opened for
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -135,9 +143,66 @@ class ChromaBackend(Backend):
                 )
             await asyncio.sleep(_LOCK_POLL_S)
         try:
+            await self._run(self._guarded, self._recover_sync)
             yield
         finally:
             release_index_lock(fd)
+
+    def _recover_sync(self) -> None:
+        """Under the writer lock only: see other writers' work, then settle what a dead run left."""
+        self._follow_other_writers()
+        if self._wedged:  # after a failed write, Chroma's bindings can hang on the next one: start afresh
+            with self._reopen_lock:
+                self._reopen_chroma()
+            self._wedged = False
+        chroma_recovery.recover(self._collection, self.catalog, self._max_batch)
+        self._note_own_commit()
+
+    def _guarded(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a write step; a full disk, quota or read-only folder becomes a clear error."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            clear = chroma_recovery.storage_error(exc, self._state_dir)
+            if clear is None:
+                raise
+            self._wedged = True
+            raise clear from exc
+
+    # -- seeing other processes' writes -----------------------------------------------------------
+    def _follow_other_writers(self) -> None:
+        """Reopen the embedded Chroma client when another process committed a change to the catalog.
+
+        ``PRAGMA data_version`` is a cheap per-call check that moves only on other connections'
+        commits; the generation tells whether the commit changed the chunks (and not just, e.g., a
+        keyword snapshot's bookkeeping). Chroma's embedded client keeps its vector index in memory
+        and never sees another process's writes, so it is reloaded from disk.
+        """
+        catalog = self.catalog
+        version = catalog.data_version()
+        if version == self._seen[0]:
+            return
+        with self._reopen_lock:
+            version = catalog.data_version()
+            if version == self._seen[0]:
+                return
+            generation = catalog.generation()
+            if generation != self._seen[1] and self._seen[1] != -1:
+                self._reopen_chroma()
+            self._seen = (version, generation)
+
+    def _note_own_commit(self) -> None:
+        """After this process's own commit: its Chroma client already holds what it wrote."""
+        with self._reopen_lock:
+            self._seen = (self.catalog.data_version(), self.catalog.generation())
+
+    def _reopen_chroma(self) -> None:
+        if self._settings.host:
+            self._collection = self._get_collection()  # a server is shared: only the collection may be new
+            return
+        log.info("another process changed the index at %s: reloading the vector store", self._state_dir)
+        self._client._server.start()  # new Rust bindings, loaded from disk; calls in flight keep the old ones
+        self._collection = self._get_collection()
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -178,9 +243,8 @@ class ChromaBackend(Backend):
         self._client = self._make_client()
         self._collection = self._get_collection()
         self._max_batch = int(getattr(self._client, "get_max_batch_size", lambda: 1000)() or 1000)
-        if not self._catalog.roots() and self._collection.count() > 0:
-            log.warning("Chroma collection has chunks the catalog does not know: clearing it")
-            self._recreate_collection()
+        # Opening never changes the store: what a dead run left is the next writer's to settle.
+        self._seen = (self._catalog.data_version(), self._catalog.generation())
         self._keywords = KeywordIndex(self._state_dir / "keyword", self._catalog)
 
     def _make_client(self) -> Any:
@@ -254,11 +318,13 @@ class ChromaBackend(Backend):
 
     async def reset(self) -> None:
         def _reset() -> None:
+            self.catalog.reset()  # commits "compare whole before the next write" with the reset
             self._recreate_collection()
-            self.catalog.reset()
+            self.catalog.finish_comparison()
+            self._note_own_commit()
             self._rebuild_reason = None
 
-        await self._run(_reset)
+        await self._run(self._guarded, _reset)
 
     # -- manifest and writes ----------------------------------------------------------------------
     async def roots(self) -> list[str]:
@@ -267,15 +333,11 @@ class ChromaBackend(Backend):
     async def file_records(self, root: str, scope: str = "") -> dict[str, FileRecord]:
         return await self._run(self.catalog.file_records, root, scope)
 
-    def _delete_paths(self, paths: Sequence[str]) -> None:
-        for start in range(0, len(paths), _DELETE_BATCH):
-            part = list(paths[start : start + _DELETE_BATCH])
-            where = {"path": part[0]} if len(part) == 1 else {"path": {"$in": part}}
-            time.sleep(WRITER_PAUSE_S)
-            self._collection.delete(where=where)
-
     def _write_sync(self, root: str, writes: Sequence[FileWrite]) -> None:
-        self._delete_paths([f"{root}/{w.record.rel_path}" for w in writes])
+        # 1. intent: every id Chroma may hold for these files afterwards, committed first
+        current = self.catalog.begin_write(root, [(w.record.rel_path, [c.id for c in w.chunks]) for w in writes])
+        # 2. Chroma: drop the files' current chunks, write the new ones
+        chroma_recovery.delete_ids(self._collection, current, self._max_batch)
         chunks = [c for w in writes for c in w.chunks]
         step = min(self._max_batch, _UPSERT_BATCH)
         for start in range(0, len(chunks), step):
@@ -287,32 +349,35 @@ class ChromaBackend(Backend):
                 documents=[c.text for c in part],
                 metadatas=[_metadata(root, c) for c in part],
             )
-        # The catalog is written last: if we die before this, the next run redoes these files.
+        # 3. the catalog rows, settling the intent in the same transaction
         self.catalog.write_files(
             root, [(w.record, w.chunks, [" ".join(tokenize(c.search_text)) for c in w.chunks]) for w in writes]
         )
+        self._note_own_commit()
 
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
         if writes:
-            await self._run(self._write_sync, root, writes)
+            await self._run(self._guarded, self._write_sync, root, writes)
+
+    def _remove_sync(self, removed_ids: Callable[[], list[str]]) -> int:
+        """A removal: catalog rows go with their ids recorded as intent, then Chroma, then the records."""
+        ids = removed_ids()
+        self._note_own_commit()
+        chroma_recovery.delete_ids(self._collection, ids, self._max_batch)
+        self.catalog.settle(ids)
+        return len(ids)
 
     async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
         if records:
             await self._run(self.catalog.touch_files, root, records)
 
     async def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:
-        def _remove() -> int:
-            self._delete_paths([f"{root}/{p}" for p in rel_paths])
-            return self.catalog.remove_files(root, rel_paths)
-
-        return await self._run(_remove) if rel_paths else 0
+        if not rel_paths:
+            return 0
+        return await self._run(self._guarded, self._remove_sync, lambda: self.catalog.remove_files(root, rel_paths))
 
     async def remove_root(self, root: str) -> int:
-        def _remove() -> int:
-            self._collection.delete(where={"root": root})
-            return self.catalog.remove_root(root)
-
-        return await self._run(_remove)
+        return await self._run(self._guarded, self._remove_sync, lambda: self.catalog.remove_root(root))
 
     async def finish_run(self, root: str) -> None:
         def _finish() -> None:
@@ -320,7 +385,7 @@ class ChromaBackend(Backend):
             assert self._keywords is not None
             self._keywords.finish_run()
 
-        await self._run(_finish)
+        await self._run(self._guarded, _finish)
 
     # -- queries ----------------------------------------------------------------------------------
     def _where(self, filters: SearchFilters) -> tuple[dict[str, Any] | None, bool]:
@@ -339,33 +404,25 @@ class ChromaBackend(Backend):
         return (clauses[0] if len(clauses) == 1 else {"$and": clauses}), True
 
     def _vector_sync(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        self._follow_other_writers()
         where, possible = self._where(filters)
         total = self._collection.count()
         if not possible or total == 0:
             return []
         res = self._collection.query(
-            query_embeddings=[list(embedding)],
-            n_results=min(top_k, total),
-            where=where,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[list(embedding)], n_results=min(top_k, total), where=where, include=["distances"]
         )
+        # Never serve a ghost: a hit is returned only as the catalog holds it (a chunk of a deleted
+        # file, or of a write still in progress or cut short, may be in Chroma but is not served).
+        ids, distances = res["ids"][0], res["distances"][0]
+        rows = self.catalog.chunks_by_id(ids)
         hits = []
-        for cid, doc, meta, dist in zip(
-            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-        ):
-            hits.append(
-                ScoredChunk(
-                    id=cid,
-                    root=str(meta["root"]),
-                    rel_path=str(meta["rel_path"]),
-                    start_line=int(meta["start_line"]),
-                    end_line=int(meta["end_line"]),
-                    language=str(meta["language"]),
-                    symbol=meta.get("symbol"),
-                    text=doc or "",
-                    score=1.0 - float(dist),
-                )
-            )
+        for cid, dist in zip(ids, distances, strict=True):
+            row = rows.get(cid)
+            if row is None:
+                continue
+            root, rel, start, end, lang, symbol, text = row
+            hits.append(ScoredChunk(cid, root, rel, start, end, lang, symbol, text, 1.0 - float(dist)))
         return hits
 
     async def vector_search(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:

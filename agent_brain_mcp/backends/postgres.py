@@ -434,12 +434,16 @@ class PostgresBackend(Backend):
             await conn.close()
 
     async def prepare(self, identity: EmbeddingIdentity) -> None:
-        """Bring the schema to head (under an advisory lock, so two servers never race)."""
+        """Bring the schema to head (under an advisory lock, so two servers never race).
+
+        The lock is one per database, not per table: migrations of two tables both create the
+        database-wide ``vector`` extension, and two first runs at once collided on it.
+        """
         params = schema_params_for(self._settings, identity.dimension)
         async with self._conn(write=True) as conn:
             from sqlalchemy import text
 
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"agent-brain:{params.table}"})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('agent-brain:migrations'))"))
             await conn.run_sync(run_migrations, params)
         self._params = params
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,20 +22,14 @@ from mcp import ClientSession, types
 from mcp.client.stdio import get_default_environment
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
+from stores import chroma_state, pg_state
 from support import child_env, make_settings, open_service, server_command, write_config
-
-from agent_brain_mcp.backends.catalog import Catalog
-from agent_brain_mcp.backends.keyword_index import KeywordIndex
 
 pytestmark = pytest.mark.anyio
 
 FILES = 1500
 KILL_AFTER_FILES = 150  # progress must show at least this many files done before the kill
 BATCH = 2  # embedding.batch_size: writes are flushed every max(4 * batch, 64) chunks -> ~24 batches
-COLLECTION = "agent_brain"
-
-Chunk = tuple[str, int, int, str]
-Manifest = set[tuple[str, int, int, str, int, str]]
 
 
 def _make_tree(root: Path) -> Path:
@@ -113,91 +106,6 @@ async def _server(project: Path, config: Path, errlog: Path) -> AsyncIterator[tu
             await process.aclose()
 
 
-# -- reading what each store holds -------------------------------------------------------------------
-def _catalog(state: Path) -> tuple[Manifest, list[Chunk], int]:
-    db = sqlite3.connect(state / "catalog.sqlite3")
-    try:
-        manifest = set(db.execute("SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM files"))
-        chunks = list(db.execute("SELECT rel_path, start_line, end_line, text FROM chunks"))
-        generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-    finally:
-        db.close()
-    return manifest, chunks, generation
-
-
-def _chroma(state: Path) -> tuple[list[str], list[Chunk], int]:
-    import chromadb
-    from chromadb.config import Settings as ChromaClientSettings
-
-    client = chromadb.PersistentClient(
-        path=str(state / "chroma"), settings=ChromaClientSettings(anonymized_telemetry=False)
-    )
-    collection = client.get_collection(COLLECTION)
-    got = collection.get(include=["documents", "metadatas"])
-    chunks = [
-        (str(m["rel_path"]), int(m["start_line"]), int(m["end_line"]), d)  # type: ignore[arg-type]
-        for d, m in zip(got["documents"] or [], got["metadatas"] or [], strict=True)
-    ]
-    return list(got["ids"]), chunks, collection.count()
-
-
-def _keyword_ids(state: Path) -> tuple[list[str], int]:
-    """The chunks the keyword index holds once opened as the server opens it (snapshot + change log)."""
-    catalog = Catalog(state / "catalog.sqlite3")
-    index = KeywordIndex(state / "keyword", catalog)
-    try:
-        current = index.ensure_current()
-        assert current.generation is not None
-        return current.live_ids(), current.generation
-    finally:
-        index.close()
-        catalog.close()
-
-
-def _chroma_state(state: Path) -> dict[str, Any]:
-    manifest, catalog_chunks, generation = _catalog(state)
-    ids, chroma_chunks, count = _chroma(state)
-    keyword_ids, keyword_generation = _keyword_ids(state)
-    chunk_total = sum(row[4] for row in manifest)
-    # No duplicates anywhere: every store holds each chunk exactly once, and the same chunks.
-    assert count == len(ids) == len(set(ids)) == chunk_total
-    assert len(catalog_chunks) == len(set(catalog_chunks)) == chunk_total
-    assert len(keyword_ids) == len(set(keyword_ids)) == chunk_total and set(keyword_ids) == set(ids)
-    assert keyword_generation == generation  # the BM25 side reflects the final manifest
-    assert set(chroma_chunks) == set(catalog_chunks)
-    return {"manifest": manifest, "chunks": set(chroma_chunks), "ids": set(ids)}
-
-
-async def _pg_state(url: str, table: str) -> dict[str, Any]:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            manifest = set(
-                map(
-                    tuple,
-                    (
-                        await conn.execute(
-                            text(f"SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM {table}_files")
-                        )
-                    ).all(),
-                )
-            )
-            rows = (
-                await conn.execute(text(f"SELECT node_id, rel_path, start_line, end_line, text FROM data_{table}"))
-            ).all()
-    finally:
-        await engine.dispose()
-    ids = [r[0] for r in rows]
-    chunks = [(r[1], r[2], r[3], r[4]) for r in rows]
-    chunk_total = sum(row[4] for row in manifest)
-    # The keyword side is a generated column of the same rows, so one row per chunk covers both.
-    assert len(ids) == len(set(ids)) == len(set(chunks)) == chunk_total
-    return {"manifest": manifest, "chunks": set(chunks), "ids": set(ids)}
-
-
 async def _fresh_index(settings: Any, project: Path) -> None:
     """A clean, uninterrupted run over the same tree in its own store, for comparison."""
     async with open_service(settings) as service:
@@ -267,13 +175,13 @@ async def test_a_server_killed_mid_index_recovers_to_exactly_a_clean_index_on_th
     if backend == "chromadb":
         fresh_state = tmp_path / "fresh"
         await _fresh_index(make_settings(fresh_state, project, embedding={"batch_size": BATCH}), project)
-        recovered, clean = _chroma_state(state), _chroma_state(fresh_state)
+        recovered, clean = chroma_state(state), chroma_state(fresh_state)
     else:
         url = request.getfixturevalue("pg_url")
         fresh_table = f"{table}_fresh"
         fresh = make_settings(tmp_path / "fresh", project, backend="postgresql", pg_url=url, table=fresh_table)
         await _fresh_index(fresh, project)
-        recovered, clean = await _pg_state(url, table), await _pg_state(url, fresh_table)
+        recovered, clean = await pg_state(url, table), await pg_state(url, fresh_table)
     assert len(recovered["manifest"]) == FILES
     assert recovered["manifest"] == clean["manifest"]
     assert recovered["chunks"] == clean["chunks"]
