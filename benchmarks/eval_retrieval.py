@@ -94,8 +94,11 @@ class CachedEmbedder(EmbeddingProvider):
     def _key(self, text: str) -> str:
         return vector_key(self.identity, text).hex()  # the index's own vector store key
 
-    def embed_documents(self, texts: Any) -> list[list[float]]:
-        keys = [self._key(t) for t in texts]
+    def _legacy_key(self, text: str) -> str:
+        """The key caches written before the index had a vector store used (still read, never written)."""
+        return hashlib.sha256(f"{self.identity.describe()}\x00{text}".encode()).hexdigest()
+
+    def _lookup(self, keys: list[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
         for start in range(0, len(keys), 500):
             part = keys[start : start + 500]
@@ -103,6 +106,15 @@ class CachedEmbedder(EmbeddingProvider):
                 f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
             ).fetchall()
             found.update((k, vec) for k, v in rows if (vec := unpack(v, self.identity.dimension)) is not None)
+        return found
+
+    def embed_documents(self, texts: Any) -> list[list[float]]:
+        keys = [self._key(t) for t in texts]
+        found = self._lookup(keys)
+        absent = [i for i, k in enumerate(keys) if k not in found]
+        if absent:
+            legacy = {self._legacy_key(texts[i]): keys[i] for i in absent}
+            found.update((legacy[k], v) for k, v in self._lookup(list(legacy)).items())
         missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
             vectors = self.inner.embed_documents([texts[i] for i in missing])
