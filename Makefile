@@ -51,6 +51,10 @@ test: dev  ## install dev deps, start what tests need, run everything
 	$(MAKE) lint
 	PATH="$(CURDIR)/$(NPM_DIR)/node_modules/.bin:$$PATH" $(PY) -m pytest
 
+test-fast: $(VENV)/.dev-installed  ## lint and the unit tier only (about a minute): the loop while you work
+	$(MAKE) lint
+	$(PY) -m pytest tests/unit -q
+
 demo: $(VENV)/.run-installed  ## index this repo and search it through a real MCP client
 	$(PY) scripts/demo.py
 
@@ -79,4 +83,4 @@ bench: $(VENV)/.dev-installed  ## start-up, indexing throughput/incremental/RSS,
 clean:  ## remove the virtualenv, caches and the local index
 	rm -rf $(VENV) .tmp .pytest_cache .ruff_cache .mypy_cache .claude/agent-brain/index
 
-.PHONY: help install run dev lint test demo eval eval-code bench clean
+.PHONY: help install run dev lint test test-fast demo eval eval-code bench clean

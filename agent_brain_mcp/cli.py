@@ -19,6 +19,7 @@ from pathlib import Path
 from agent_brain_mcp import __version__
 from agent_brain_mcp.config import CONFIG_ENV, Settings, config_path, load_settings
 from agent_brain_mcp.errors import AgentBrainError, ConfigError
+from agent_brain_mcp.fusion import DEFAULT_ALPHA
 from agent_brain_mcp.redaction import RedactingFilter, register_configured_secrets
 
 log = logging.getLogger("agent_brain_mcp")
@@ -112,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     _search_options(search)
     hybrid = sub.add_parser("hybrid", parents=common, help="hybrid search: semantic + keywords (the default choice)")
     _search_options(hybrid)
-    hybrid.add_argument("--alpha", type=float, metavar="A", help="0 = keywords only, 1 = semantic only (default 0.5)")
+    hybrid.add_argument("--alpha", type=float, metavar="A", help=f"0 = keywords only, 1 = semantic only (default {DEFAULT_ALPHA})")
 
     status = sub.add_parser("status", parents=common, help="what is indexed, where, and with which model")
     status.add_argument("--json", action="store_true", help="print the status as JSON (the index_status tool's shape)")
