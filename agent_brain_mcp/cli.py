@@ -113,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     _search_options(search)
     hybrid = sub.add_parser("hybrid", parents=common, help="hybrid search: semantic + keywords (the default choice)")
     _search_options(hybrid)
-    hybrid.add_argument("--alpha", type=float, metavar="A", help=f"0 = keywords only, 1 = semantic only (default {DEFAULT_ALPHA})")
+    hybrid.add_argument(
+        "--alpha", type=float, metavar="A", help=f"0 = keywords only, 1 = semantic only (default {DEFAULT_ALPHA})"
+    )
 
     status = sub.add_parser("status", parents=common, help="what is indexed, where, and with which model")
     status.add_argument("--json", action="store_true", help="print the status as JSON (the index_status tool's shape)")
