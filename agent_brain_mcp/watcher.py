@@ -190,7 +190,11 @@ class IndexWatcher:
     def _wanted(self, path: str) -> bool:
         p = Path(path)
         root = next((r for r in self._roots if p == r or p.is_relative_to(r)), None)
-        return root is not None and not self._walker.excluded(root, p)
+        if root is None:
+            return False
+        # A poll reports a folder whose entries changed (e.g. .git/ itself): judge it as the folder it is.
+        is_dir = p.is_dir() and not p.is_symlink()
+        return not self._walker.excluded(root, p, is_dir=is_dir)
 
     def _add(self, paths: set[Path]) -> None:
         if not paths:
