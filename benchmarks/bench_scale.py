@@ -51,7 +51,7 @@ from legacy_keyword_index import LegacyKeywordIndex  # noqa: E402
 from support import make_settings, open_service, world_readable_tmpdir  # noqa: E402
 
 from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite, SearchFilters  # noqa: E402
-from agent_brain_mcp.backends.keyword_index import KeywordIndex  # noqa: E402
+from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex  # noqa: E402
 
 DIM = 384
 LINES_PER_CHUNK = 30

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from agent_brain_mcp.backends.catalog import Catalog
+from agent_brain_mcp.backends.chroma.catalog import Catalog
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from agent_brain_mcp.backends.catalog import Catalog
-from agent_brain_mcp.backends.keyword_index import KeywordIndex
+from agent_brain_mcp.backends.chroma.catalog import Catalog
+from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex
 
 COLLECTION = "agent_brain"
 

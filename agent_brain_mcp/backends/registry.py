@@ -12,7 +12,7 @@ BackendFactory = Callable[[Settings], Backend]
 
 
 def _chromadb(settings: Settings) -> Backend:
-    from agent_brain_mcp.backends.chroma import ChromaBackend
+    from agent_brain_mcp.backends.chroma.backend import ChromaBackend
 
     chroma = settings.storage.chromadb
     return ChromaBackend(chroma, settings.resolve(chroma.persist_dir))
@@ -20,7 +20,7 @@ def _chromadb(settings: Settings) -> Backend:
 
 def _postgresql(settings: Settings) -> Backend:
     try:
-        from agent_brain_mcp.backends.postgres import PostgresBackend
+        from agent_brain_mcp.backends.postgres.backend import PostgresBackend
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise UnknownBackendError(
             f"storage.backend 'postgresql' needs the optional packages: pip install 'agent-brain-mcp[postgres]' ({exc})"

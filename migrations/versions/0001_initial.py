@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 
 from alembic import context, op
 
-from agent_brain_mcp.backends.pg_schema import downgrade_statements, upgrade_statements
+from agent_brain_mcp.backends.postgres.schema import downgrade_statements, upgrade_statements
 
 revision = "0001"
 down_revision = None

@@ -7,7 +7,7 @@ Create Date: 2026-12-01
 
 from alembic import context, op
 
-from agent_brain_mcp.backends.pg_schema import terms_downgrade_statements, terms_upgrade_statements
+from agent_brain_mcp.backends.postgres.schema import terms_downgrade_statements, terms_upgrade_statements
 
 revision = "0002"
 down_revision = "0001"

@@ -7,7 +7,7 @@ Create Date: 2026-12-02
 
 from alembic import context, op
 
-from agent_brain_mcp.backends.pg_schema import vectors_downgrade_statements, vectors_upgrade_statements
+from agent_brain_mcp.backends.postgres.schema import vectors_downgrade_statements, vectors_upgrade_statements
 
 revision = "0003"
 down_revision = "0002"

@@ -35,8 +35,8 @@ MAX_ATTEMPTS = 60  # per lane: runs that finish before their kill do not count
 BATCH = 4  # embedding.batch_size: a write every max(4 * 4, 64) = 64 chunks
 _PRELOAD = [
     "agent_brain_mcp.runtime",
-    "agent_brain_mcp.backends.chroma",
-    "agent_brain_mcp.backends.postgres",
+    "agent_brain_mcp.backends.chroma.backend",
+    "agent_brain_mcp.backends.postgres.backend",
     "agent_brain_mcp.embeddings.hashing",
     "chromadb",
     "chromadb.api.rust",

@@ -154,7 +154,7 @@ def lock_holder(backend_name: str, tmp_path: Path, request: pytest.FixtureReques
         if backend_name == "chromadb":
             code = (
                 "import sys; from pathlib import Path\n"
-                "from agent_brain_mcp.backends.chroma import try_index_lock\n"
+                "from agent_brain_mcp.backends.chroma.backend import try_index_lock\n"
                 "fd = try_index_lock(Path(sys.argv[1]))\n"
                 "print('locked' if fd is not None else 'busy', flush=True)\n"
                 "sys.stdin.read()\n"
@@ -164,7 +164,7 @@ def lock_holder(backend_name: str, tmp_path: Path, request: pytest.FixtureReques
             code = (
                 "import asyncio, sys\n"
                 "import asyncpg\n"
-                "from agent_brain_mcp.backends.postgres import writer_lock_key\n"
+                "from agent_brain_mcp.backends.postgres.backend import writer_lock_key\n"
                 "async def main():\n"
                 "    conn = await asyncpg.connect(sys.argv[1])\n"
                 "    await conn.execute('SELECT pg_advisory_lock(hashtext($1))', writer_lock_key(sys.argv[2]))\n"

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from support import make_settings, open_service
 
-from agent_brain_mcp.backends import keyword_index
+from agent_brain_mcp.backends.chroma import keyword_index
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, SearchFilters
-from agent_brain_mcp.backends.catalog import Catalog
-from agent_brain_mcp.backends.keyword_index import SNAPSHOT, KeywordIndex
+from agent_brain_mcp.backends.chroma.catalog import Catalog
+from agent_brain_mcp.backends.chroma.keyword_index import SNAPSHOT, KeywordIndex
 
 ROOT = "/proj"
 WORDS = [f"w{i}" for i in range(60)] + ["alpha", "beta", "gamma", "delta", "parse", "http", "request"]

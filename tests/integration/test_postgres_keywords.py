@@ -20,8 +20,8 @@ import pytest
 from support import make_settings
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite, ScoredChunk, SearchFilters
-from agent_brain_mcp.backends.pg_schema import SchemaParams
-from agent_brain_mcp.backends.postgres import PostgresBackend, run_migrations
+from agent_brain_mcp.backends.postgres.schema import SchemaParams
+from agent_brain_mcp.backends.postgres.backend import PostgresBackend, run_migrations
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 
 pytestmark = pytest.mark.anyio

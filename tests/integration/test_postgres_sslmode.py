@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import make_settings
 
-from agent_brain_mcp.backends.postgres import PostgresBackend
+from agent_brain_mcp.backends.postgres.backend import PostgresBackend
 from agent_brain_mcp.errors import ConfigError
 
 pytestmark = pytest.mark.anyio

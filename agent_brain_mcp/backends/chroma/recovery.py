@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_brain_mcp.backends.catalog import PROTOCOL_KEY, PROTOCOL_VERSION, RECONCILE_KEY, Catalog
+from agent_brain_mcp.backends.chroma.catalog import PROTOCOL_KEY, PROTOCOL_VERSION, RECONCILE_KEY, Catalog
 from agent_brain_mcp.errors import StorageError
 
 log = logging.getLogger(__name__)

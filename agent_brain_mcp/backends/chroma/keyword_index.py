@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent_brain_mcp.backends.catalog import Catalog, ChunkChanges, ChunkTokens
+from agent_brain_mcp.backends.chroma.catalog import Catalog, ChunkChanges, ChunkTokens
 
 log = logging.getLogger(__name__)
 

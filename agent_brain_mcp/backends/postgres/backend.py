@@ -26,14 +26,14 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
-from agent_brain_mcp.backends.pg_schema import (
+from agent_brain_mcp.backends.postgres.schema import (
     CHUNKS_TERM,
     LEXEMES_TERM,
     SchemaParams,
     term_counts_sql,
     vector_index_ddl,
 )
-from agent_brain_mcp.backends.pg_url import asyncpg_query
+from agent_brain_mcp.backends.postgres.url import asyncpg_query
 from agent_brain_mcp.backends.vector_store import VectorStore
 from agent_brain_mcp.config import PostgresSettings, Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
@@ -303,7 +303,7 @@ class PostgresBackend(Backend):
         return self._params
 
     def vector_store(self) -> VectorStore:
-        from agent_brain_mcp.backends.pg_vector_store import PgVectorStore
+        from agent_brain_mcp.backends.postgres.vector_store import PgVectorStore
 
         return PgVectorStore(self._exec, self.params.vectors)
 

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent_brain_mcp.backends import chroma_recovery
+from agent_brain_mcp.backends.chroma import recovery as chroma_recovery
 from agent_brain_mcp.backends.base import (
     Backend,
     BackendInfo,
@@ -36,8 +36,8 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
-from agent_brain_mcp.backends.catalog import SCHEMA_VERSION, Catalog
-from agent_brain_mcp.backends.keyword_index import KeywordIndex
+from agent_brain_mcp.backends.chroma.catalog import SCHEMA_VERSION, Catalog
+from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex
 from agent_brain_mcp.backends.vector_store import SqliteVectorStore
 from agent_brain_mcp.config import ChromaSettings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
