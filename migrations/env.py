@@ -18,7 +18,8 @@ config = context.config
 
 
 def _params_from_project_config() -> tuple[str, object]:
-    from agent_brain_mcp.backends.postgres.backend import database_url, schema_params_for
+    from agent_brain_mcp.backends.postgres.migrations import schema_params_for
+    from agent_brain_mcp.backends.postgres.url import database_url
     from agent_brain_mcp.config import load_settings
 
     settings = load_settings()

@@ -164,7 +164,7 @@ def lock_holder(backend_name: str, tmp_path: Path, request: pytest.FixtureReques
             code = (
                 "import asyncio, sys\n"
                 "import asyncpg\n"
-                "from agent_brain_mcp.backends.postgres.backend import writer_lock_key\n"
+                "from agent_brain_mcp.backends.postgres.lock import writer_lock_key\n"
                 "async def main():\n"
                 "    conn = await asyncpg.connect(sys.argv[1])\n"
                 "    await conn.execute('SELECT pg_advisory_lock(hashtext($1))', writer_lock_key(sys.argv[2]))\n"

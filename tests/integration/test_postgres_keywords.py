@@ -21,7 +21,8 @@ from support import make_settings
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite, ScoredChunk, SearchFilters
 from agent_brain_mcp.backends.postgres.schema import SchemaParams
-from agent_brain_mcp.backends.postgres.backend import PostgresBackend, run_migrations
+from agent_brain_mcp.backends.postgres.backend import PostgresBackend
+from agent_brain_mcp.backends.postgres.migrations import run_migrations
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 
 pytestmark = pytest.mark.anyio

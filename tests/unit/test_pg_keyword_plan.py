@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_brain_mcp.backends.postgres.backend import KeywordBranch, idf, plan_keywords, tsquery_literal
+from agent_brain_mcp.backends.postgres.keyword_plan import KeywordBranch, idf, plan_keywords, tsquery_literal
 
 
 def test_tsquery_literals_are_quoted_so_no_lexeme_is_read_as_an_operator() -> None:
@@ -104,7 +104,7 @@ def test_the_default_budget_grows_with_the_rows_wanted_and_the_sample_tops_up_to
 
 
 def test_a_long_query_is_ranked_by_its_rarest_lexemes_only() -> None:
-    from agent_brain_mcp.backends.postgres.backend import MAX_LEXEMES
+    from agent_brain_mcp.backends.postgres.keyword_plan import MAX_LEXEMES
 
     dfs = {f"w{i:03d}": i + 1 for i in range(3 * MAX_LEXEMES)}
     plan = plan_keywords(dfs, total=100_000, lexemes=1_000_000, need=50, filtered=False)

