@@ -1,10 +1,27 @@
-"""Reciprocal-rank fusion of a semantic and a keyword ranking."""
+"""The ranking formulas and their constants: BM25 (both backends' keyword side) and reciprocal-rank fusion.
+
+Every backend scores with these: the Chroma path's in-memory index computes BM25 in numpy, PostgreSQL
+in SQL (``backends/postgres/sql.py``), and both fuse with ``rrf_score``'s formula.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
-from agent_brain_mcp.backends.base import ScoredChunk
+from agent_brain_mcp.backends.records import ScoredChunk
+
+# BM25 as Lucene computes it (also bm25s' "lucene" method): each query term a chunk holds adds
+# idf(df) * tf / (tf + K1 * (1 - B + B * dl / avgdl)). K1 = 1.2 is Lucene's default; on the keyword
+# mode of the file-level evaluation it was as good as bm25s' 1.5 (docs/BENCHMARKS.md).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def bm25_idf(df: int, total: int) -> float:
+    """BM25's (Lucene's) inverse document frequency: never negative, ~0 for a term in every chunk."""
+    return math.log(1 + (total - df + 0.5) / (df + 0.5))
+
 
 # Chosen on BEIR SciFact and CoSQA together (benchmarks/tune_fusion.py --service-top-k 10: the best mean
 # nDCG@10 of what hybrid_search returns, over a k x alpha grid; an interior point; the repository

@@ -109,7 +109,7 @@ class RetrievalService:
         """Index what changed at ``paths`` under the indexed ``root`` (the watcher's batch); None when
         the root needs a full ``index_path`` first (another model or pipeline version, or not indexed)."""
         async with self._write_lock, self.backend.writer_lock(WATCH_LOCK_TIMEOUT_S):
-            stored = await self.backend.read_meta(f"pipeline_version:{root.as_posix()}")
+            stored = await self.backend.pipeline_version(root.as_posix())
             if (
                 self._mismatch is not None
                 or stored != PIPELINE_VERSION
@@ -318,8 +318,7 @@ class RetrievalService:
             if await self.backend.get_identity() is None:
                 await self.backend.set_identity(self.embedder.identity)
             root = await self._choose_root(target)
-            version_key = f"pipeline_version:{root.as_posix()}"
-            stored = await self.backend.read_meta(version_key)
+            stored = await self.backend.pipeline_version(root.as_posix())
             upgrade = stored is not None and stored != PIPELINE_VERSION and not force
             if upgrade:
                 log.warning("%s was indexed by pipeline version %s: re-indexing it all", root, stored)
@@ -328,7 +327,7 @@ class RetrievalService:
                 root, target, include=include, exclude=exclude, force=force or upgrade, progress=progress
             )
             if target == root or stored is None:
-                await self.backend.write_meta({version_key: PIPELINE_VERSION})
+                await self.backend.set_pipeline_version(root.as_posix(), PIPELINE_VERSION)
             if upgrade:
                 result.summary += " (The chunker/tokeniser changed since the last run, so every file was re-indexed.)"
         if self.watcher is not None:

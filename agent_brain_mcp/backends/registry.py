@@ -1,4 +1,7 @@
-"""Backends by name. The lifespan builds the configured one; nothing else constructs backends."""
+"""Backends by name. The lifespan builds the configured one; nothing else constructs backends.
+
+The names are those ``StorageSettings.backend`` accepts: a new backend adds its factory here and
+its name there (docs/ARCHITECTURE.md, "Where to add...")."""
 
 from __future__ import annotations
 
@@ -29,11 +32,6 @@ def _postgresql(settings: Settings) -> Backend:
 
 
 _REGISTRY: dict[str, BackendFactory] = {"chromadb": _chromadb, "postgresql": _postgresql}
-
-
-def register_backend(name: str, factory: BackendFactory) -> None:
-    """Add (or replace) a backend factory."""
-    _REGISTRY[name] = factory
 
 
 def available_backends() -> list[str]:

@@ -81,6 +81,25 @@ _BUILDERS: dict[str, Builder] = {
 }
 
 
+# Dimensions of the models a provider uses when the config names none (without loading or asking it).
+_DEFAULT_DIMENSIONS = {"local": 384, "hash": 256}
+_OLLAMA_DIMENSIONS = {"nomic-embed-text": 768}
+
+
+def known_dimension(settings: EmbeddingSettings) -> int | None:
+    """The dimension of the vectors the configured model makes, when it is known without asking it
+    (``embedding.dimension``, or a model whose dimension is published); None otherwise."""
+    if settings.dimension:
+        return settings.dimension
+    if settings.provider == "openai":
+        from agent_brain_mcp.embeddings.openai import KNOWN_DIMENSIONS
+
+        return KNOWN_DIMENSIONS.get(settings.model or "text-embedding-3-small")
+    if settings.provider == "ollama":
+        return _OLLAMA_DIMENSIONS.get(settings.model or "nomic-embed-text")
+    return _DEFAULT_DIMENSIONS.get(settings.provider)
+
+
 def known_provider_names() -> list[str]:
     return sorted(_BUILDERS)
 

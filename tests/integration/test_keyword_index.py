@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from support import make_settings, open_service
 
-from agent_brain_mcp.backends.chroma import keyword_index
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, SearchFilters
+from agent_brain_mcp.backends.chroma import keyword_index
 from agent_brain_mcp.backends.chroma.catalog import Catalog
 from agent_brain_mcp.backends.chroma.keyword_index import SNAPSHOT, KeywordIndex
+from agent_brain_mcp.fusion import BM25_B, BM25_K1
 
 ROOT = "/proj"
 WORDS = [f"w{i}" for i in range(60)] + ["alpha", "beta", "gamma", "delta", "parse", "http", "request"]
@@ -85,7 +86,7 @@ def test_scores_are_bm25s_scores(catalog: Catalog, index: KeywordIndex) -> None:
     docs = _corpus(catalog, files=60, min_tokens=1)
     index.finish_run()
     ids = list(docs)
-    reference = bm25s.BM25()  # the previous implementation's ranking: bm25s defaults ("lucene")
+    reference = bm25s.BM25(k1=BM25_K1, b=BM25_B)  # Lucene's BM25 ("lucene"), with the constants of fusion.py
     reference.index([docs[i] or ["\x00"] for i in ids], show_progress=False)
     for query in (["alpha"], ["w1", "w2", "w2"], ["parse", "http", "request", "nothing"], ["w59", "beta"]):
         expected = reference.get_scores(query)

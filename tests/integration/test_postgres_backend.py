@@ -26,9 +26,9 @@ from mcp import Client
 from support import SAMPLE_FILES, make_settings, open_service, world_readable_tmpdir, write_tree
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite
-from agent_brain_mcp.backends.postgres.schema import SchemaParams
 from agent_brain_mcp.backends.postgres.backend import PostgresBackend
 from agent_brain_mcp.backends.postgres.migrations import run_migrations
+from agent_brain_mcp.backends.postgres.schema import SchemaParams
 from agent_brain_mcp.backends.registry import create_backend
 from agent_brain_mcp.config import Settings, load_settings
 from agent_brain_mcp.errors import InvalidInputError

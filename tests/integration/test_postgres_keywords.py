@@ -20,9 +20,10 @@ import pytest
 from support import make_settings
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite, ScoredChunk, SearchFilters
-from agent_brain_mcp.backends.postgres.schema import SchemaParams
 from agent_brain_mcp.backends.postgres.backend import PostgresBackend
+from agent_brain_mcp.backends.postgres.keyword_plan import KeywordBudget
 from agent_brain_mcp.backends.postgres.migrations import run_migrations
+from agent_brain_mcp.backends.postgres.schema import SchemaParams
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 
 pytestmark = pytest.mark.anyio
@@ -62,8 +63,7 @@ async def open_backend(url: str, table: str, tmp_path: Path, budget: int = 40, c
         table=table,
         embedding={"dimension": DIM},
     )
-    backend = PostgresBackend(settings, tmp_path / "state")
-    backend.keyword_core_budget, backend.keyword_sample_cap = budget, cap
+    backend = PostgresBackend(settings, tmp_path / "state", KeywordBudget(budget, cap))
     await backend.open()
     try:
         identity = EmbeddingIdentity("hash", "", DIM)
@@ -272,10 +272,10 @@ async def test_a_common_token_does_not_hide_the_chunk_with_the_rare_one(
             only_common = await backend.keyword_search(query, 5, none)
             assert len(only_common) == 5 and all("common" in h.text for h in only_common)
             ranked = await ranked_candidates(backend, backend.keyword_search(query, 5, none))
-            assert 0 < ranked <= 2 * backend.keyword_sample_cap, (query, ranked)
+            assert 0 < ranked <= 2 * 10, (query, ranked)  # the sample cap
 
         ranked = await ranked_candidates(backend, backend.keyword_search("common zebrafish", 5, none))
-        assert ranked <= backend.keyword_core_budget + backend.keyword_sample_cap
+        assert ranked <= 40 + 10  # the core budget and the sample cap
 
 
 async def test_rare_token_matches_rank_first_and_pruning_keeps_the_same_top_hits(

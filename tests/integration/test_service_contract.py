@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import memory_backend
 import pytest
 from support import eventually, make_settings, open_service
 
@@ -36,7 +37,8 @@ class CountingEmbedder(HashingProvider):
         return super().embed_documents(texts)
 
 
-BACKENDS = ["chromadb", "postgresql"]
+# "memory": the test double of tests/memory_backend.py, held to the same contract as the real two.
+BACKENDS = ["chromadb", "postgresql", "memory"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -45,15 +47,24 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make(backend_name: str, tmp_path: Path, sample_project: Path, request: pytest.FixtureRequest) -> Any:
+def make(
+    backend_name: str,
+    tmp_path: Path,
+    sample_project: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
     """Settings for this test's private index on the backend under test; keyword args override."""
+    if backend_name == "memory":
+        memory_backend.install(monkeypatch)
 
     def build(provider: str = "hash", state_dir: Path | None = None, **sections: Any) -> Settings:
         extra: dict[str, Any] = {}
         if backend_name == "postgresql":
             extra = {"pg_url": request.getfixturevalue("pg_url"), "table": request.getfixturevalue("pg_table")}
+        backend = "chromadb" if backend_name == "memory" else backend_name
         return make_settings(
-            state_dir or tmp_path / "index", sample_project, provider, backend=backend_name, **extra, **sections
+            state_dir or tmp_path / "index", sample_project, provider, backend=backend, **extra, **sections
         )
 
     return build
@@ -396,7 +407,7 @@ async def test_a_root_indexed_by_an_older_pipeline_is_reindexed_once(settings: S
     embedder = CountingEmbedder()
     async with open_service(settings, embedder) as svc:
         first = await svc.index_path(str(sample_project))
-        await svc.backend.write_meta({f"pipeline_version:{first.root}": "0"})
+        await svc.backend.set_pipeline_version(first.root, "0")
         upgraded = await svc.index_path(str(sample_project))
         settled = await svc.index_path(str(sample_project))
     assert upgraded.files_indexed == first.files_indexed and "re-indexed" in upgraded.summary

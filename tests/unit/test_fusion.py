@@ -1,11 +1,11 @@
-"""Reciprocal-rank fusion of the semantic and keyword rankings."""
+"""The ranking formulas: BM25's idf and the reciprocal-rank fusion of the semantic and keyword rankings."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent_brain_mcp.backends.base import ScoredChunk
-from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K, reciprocal_rank_fusion
+from agent_brain_mcp.fusion import DEFAULT_ALPHA, DEFAULT_RRF_K, bm25_idf, reciprocal_rank_fusion
 
 
 def _hit(chunk_id: str, score: float = 0.5) -> ScoredChunk:
@@ -154,3 +154,9 @@ def test_original_similarity_scores_do_not_affect_the_fused_order() -> None:
     vector = [_hit("a", score=0.10), _hit("b", score=0.99)]  # only the rank counts
     fused = reciprocal_rank_fusion(vector, [], top_k=10)
     assert _ids(fused) == ["a", "b"]
+
+
+def test_idf_falls_with_document_frequency_and_never_goes_negative() -> None:
+    values = [bm25_idf(df, 100_000) for df in (1, 10, 1_000, 50_000, 100_000)]
+    assert values == sorted(values, reverse=True)
+    assert values[-1] > 0 and values[0] > 10 * values[-2]

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent_brain_mcp import redaction
-from agent_brain_mcp.backends.postgres.url import asyncpg_query
-from agent_brain_mcp.backends.postgres.url import database_url
+from agent_brain_mcp.backends.postgres.url import asyncpg_query, database_url
 from agent_brain_mcp.config import EmbeddingSettings, PostgresSettings, Settings
 from agent_brain_mcp.embeddings.factory import create_embedding_provider
 from agent_brain_mcp.errors import ConfigError, EmbeddingError

@@ -26,7 +26,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent_brain_mcp.backends.chroma import recovery as chroma_recovery
 from agent_brain_mcp.backends.base import (
     Backend,
     BackendInfo,
@@ -36,12 +35,14 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
-from agent_brain_mcp.backends.chroma.catalog import SCHEMA_VERSION, Catalog
+from agent_brain_mcp.backends.chroma import recovery as chroma_recovery
+from agent_brain_mcp.backends.chroma.catalog import SCHEMA_KEY, SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex
+from agent_brain_mcp.backends.store_rules import IDENTITY_KEYS, identity_from_meta, identity_meta, wait_for_lock
 from agent_brain_mcp.backends.vector_store import SqliteVectorStore
 from agent_brain_mcp.config import ChromaSettings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
-from agent_brain_mcp.errors import BackendUnavailableError, IndexBusyError
+from agent_brain_mcp.errors import BackendUnavailableError
 from agent_brain_mcp.indexing.keywords import tokenize
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ _UPSERT_BATCH = 128
 WRITER_PAUSE_S = 0.01
 LOCK_FILE = "index.lock"
 VECTORS_FILE = "vectors.sqlite3"  # vectors by (model, text): see vector_store.py
-_LOCK_POLL_S = 0.1
 
 
 def try_index_lock(state_dir: Path) -> int | None:
@@ -134,14 +134,15 @@ class ChromaBackend(Backend):
     @asynccontextmanager
     async def writer_lock(self, timeout: float) -> AsyncIterator[None]:
         """An exclusive ``flock`` on ``<persist_dir>/index.lock``, polled without blocking the loop."""
-        deadline = time.monotonic() + timeout
-        while (fd := try_index_lock(self._state_dir)) is None:
-            if time.monotonic() >= deadline:
-                raise IndexBusyError(
-                    f"Another process is indexing {self._state_dir} (it holds {self._state_dir / LOCK_FILE}); "
-                    f"waited {timeout:g}s. Searches still work; call index_path again when that run has finished."
-                )
-            await asyncio.sleep(_LOCK_POLL_S)
+        fd: int | None = None
+
+        async def try_once() -> bool:
+            nonlocal fd
+            fd = try_index_lock(self._state_dir)
+            return fd is not None
+
+        await wait_for_lock(try_once, timeout, lambda: f"{self._state_dir} (it holds {self._state_dir / LOCK_FILE})")
+        assert fd is not None
         try:
             await self._run(self._guarded, self._recover_sync)
             yield
@@ -231,7 +232,7 @@ class ChromaBackend(Backend):
                 f"the index catalog {catalog_path} is unreadable ({exc}). "
                 f"Delete the folder {self._state_dir} and run index_path again to rebuild."
             ) from exc
-        version = self._catalog.get_meta("schema_version")
+        version = self._catalog.schema_version()
         self._rebuild_reason = None
         if version not in (None, SCHEMA_VERSION):
             # Not raised: the service refuses every call with it until index_path(force=true) resets.
@@ -294,20 +295,12 @@ class ChromaBackend(Backend):
     # -- identity ---------------------------------------------------------------------------------
     async def get_identity(self) -> EmbeddingIdentity | None:
         c = self.catalog
-        provider, model, dim = (c.get_meta(k) for k in ("embedding_provider", "embedding_model", "embedding_dimension"))
-        if not (provider and model and dim):
-            return None
-        return EmbeddingIdentity(provider, model, int(dim))
+        return identity_from_meta({key: c.get_meta(key) for key in IDENTITY_KEYS})
 
     async def set_identity(self, identity: EmbeddingIdentity) -> None:
         await self._run(
             self.catalog.set_meta,
-            {
-                "embedding_provider": identity.provider,
-                "embedding_model": identity.model,
-                "embedding_dimension": str(identity.dimension),
-                "schema_version": SCHEMA_VERSION,
-            },
+            identity_meta(identity) | {SCHEMA_KEY: SCHEMA_VERSION},
         )
 
     async def read_meta(self, key: str) -> str | None:

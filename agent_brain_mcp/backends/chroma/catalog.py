@@ -25,8 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, RootStats
+from agent_brain_mcp.backends.store_rules import like_prefix, path_prefix_sql, under_folder_pattern
 
 SCHEMA_VERSION = "1"
+SCHEMA_KEY = "schema_version"
 # meta keys of the write protocol: the store was last compared whole with the vector store by this
 # protocol version; and "the vector store may hold anything: compare whole before the next write".
 PROTOCOL_KEY = "store_protocol"
@@ -72,10 +74,6 @@ class ChunkChanges:
     gap: bool = False  # the log was pruned past ``after``: the caller must start from a snapshot
     changed: list[str] = field(default_factory=list)  # distinct ids inserted or deleted since ``after``
     rows: list[ChunkTokens] = field(default_factory=list)  # the current rows of those (or of all chunks)
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def now_iso() -> str:
@@ -128,7 +126,16 @@ class Catalog:
             db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
 
     def generation(self) -> int:
+        """Grows with every commit that changes chunks (never restarts, not even on ``reset``)."""
         return int(self.get_meta("generation") or 0)
+
+    def schema_version(self) -> str | None:
+        """The layout version the catalog was written with (None: a new, empty catalog)."""
+        return self.get_meta(SCHEMA_KEY)
+
+    def compared_under_protocol(self) -> bool:
+        """The vector store was last compared whole by this protocol version, and no reset is unfinished."""
+        return self.get_meta(RECONCILE_KEY) is None and self.get_meta(PROTOCOL_KEY) == PROTOCOL_VERSION
 
     def _bump(self, db: sqlite3.Connection) -> None:
         db.execute(
@@ -161,7 +168,7 @@ class Catalog:
         args: list[str] = [root]
         if scope:
             sql += " AND (rel_path = ? OR rel_path LIKE ? ESCAPE '\\')"
-            args += [scope, _like_escape(scope.rstrip("/")) + "/%"]
+            args += [scope, under_folder_pattern(scope)]
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return {r[0]: FileRecord(*r) for r in rows}
@@ -324,12 +331,10 @@ class Catalog:
 
     def matching_paths(self, path_prefix: str) -> list[tuple[str, str]]:
         """(root, rel_path) of files whose relative or absolute path starts with ``path_prefix``."""
-        pattern = _like_escape(path_prefix) + "%"
         with self._lock:
             rows = self._db.execute(
-                "SELECT root, rel_path FROM files WHERE rel_path LIKE ? ESCAPE '\\' "
-                "OR (root || '/' || rel_path) LIKE ? ESCAPE '\\'",
-                (pattern, pattern),
+                f"SELECT root, rel_path FROM files WHERE {path_prefix_sql(':prefix')}",  # noqa: S608 - fixed SQL
+                {"prefix": like_prefix(path_prefix)},
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
 

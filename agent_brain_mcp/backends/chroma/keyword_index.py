@@ -1,7 +1,7 @@
 """The Chroma backend's BM25 index: in memory, kept current incrementally from the catalog's change log.
 
-Scores are bm25s' defaults (method "lucene": ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, term part
-``tf / (tf + k1 * (1 - b + b * dl / avgdl))``, k1 = 1.5, b = 0.75), but computed at query time from
+Scores are BM25 as ``fusion.py`` defines it for both backends (Lucene's: ``idf = ln(1 + (N - df + 0.5) /
+(df + 0.5))``, term part ``tf / (tf + k1 * (1 - b + b * dl / avgdl))``), computed at query time from
 raw term frequencies, so adding or deleting chunks never requires re-scoring the others.
 
 Layout (``postings.py``): chunks get *slots* (positions in per-chunk arrays: length, alive flag, language, file);
@@ -32,14 +32,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import filterfalse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +56,8 @@ from agent_brain_mcp.backends.chroma.postings import (
     segment_from_docs,
     sorted_segment,
 )
+from agent_brain_mcp.backends.store_rules import matches_path_prefix
+from agent_brain_mcp.fusion import bm25_idf
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class KeywordIndex:
             df = sum(len(s) for s, _ in parts)
             if df == 0:
                 continue
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5)) * repeat
+            idf = bm25_idf(df, n) * repeat
             for slots, tfs in parts:
                 scores[slots] += idf * tfs / (tfs + norm[slots])
         keep = self._filter(state, path_prefix, language)
@@ -143,7 +142,7 @@ class KeywordIndex:
         if path_prefix:
             files = state.tables.files[: int(state.file.max(initial=-1)) + 1]
             ok = np.fromiter(
-                (rel.startswith(path_prefix) or f"{root}/{rel}".startswith(path_prefix) for root, rel in files),
+                (matches_path_prefix(root, rel, path_prefix) for root, rel in files),
                 dtype=bool,
                 count=len(files),
             )
@@ -254,9 +253,7 @@ class KeywordIndex:
         )
 
     @staticmethod
-    def _add_rows(
-        tables: Tables, rows: Sequence[ChunkTokens]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _add_rows(tables: Tables, rows: Sequence[ChunkTokens]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Give ``rows`` new slots; their concatenated term ids, lengths, language and file codes."""
         parts: list[np.ndarray] = []
         lengths = np.zeros(len(rows), dtype=np.int64)

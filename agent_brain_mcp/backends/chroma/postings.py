@@ -13,8 +13,8 @@ from itertools import filterfalse
 
 import numpy as np
 
-K1 = 1.5
-B = 0.75
+from agent_brain_mcp.fusion import BM25_B, BM25_K1
+
 MERGE_CAP = 1_000_000  # postings: segments up to this size are merged as changes come in
 
 EMPTY_I32 = np.zeros(0, dtype=np.int32)
@@ -160,7 +160,7 @@ class State:
         """``k1 * (1 - b + b * dl / avgdl)`` per slot (computed once per state)."""
         if not self._norm:
             avgdl = self.total_length / self.n_alive if self.n_alive else 1.0
-            self._norm.append((K1 * (1 - B + B * self.lengths / max(avgdl, 1e-9))).astype(np.float32))
+            self._norm.append((BM25_K1 * (1 - BM25_B + BM25_B * self.lengths / max(avgdl, 1e-9))).astype(np.float32))
         return self._norm[0]
 
     def live_ids(self) -> list[str]:
@@ -168,10 +168,7 @@ class State:
 
 
 def empty_state(catalog_id: str, seq: int, generation: int | None) -> State:
-    return State(
-        catalog_id, seq, generation, Tables(), (), np.zeros(0, bool), EMPTY_F32, EMPTY_I32, EMPTY_I32, 0, 0.0
-    )
-
+    return State(catalog_id, seq, generation, Tables(), (), np.zeros(0, bool), EMPTY_F32, EMPTY_I32, EMPTY_I32, 0, 0.0)
 
 
 def merge_small(segments: list[Segment], alive: np.ndarray) -> list[Segment]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_brain_mcp.backends.chroma.catalog import PROTOCOL_KEY, PROTOCOL_VERSION, RECONCILE_KEY, Catalog
+from agent_brain_mcp.backends.chroma.catalog import Catalog
 from agent_brain_mcp.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def roll_back_unfinished(collection: Any, catalog: Catalog, step: int) -> int:
 
 def needs_comparison(collection: Any, catalog: Catalog) -> bool:
     """True when no record explains the state: first run under the protocol, a reset cut short, counts differ."""
-    if catalog.get_meta(RECONCILE_KEY) is not None or catalog.get_meta(PROTOCOL_KEY) != PROTOCOL_VERSION:
+    if not catalog.compared_under_protocol():
         return True
     return int(collection.count()) != catalog.chunk_count()
 

@@ -8,7 +8,6 @@ ranks is planned in ``keyword_plan.py``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -26,7 +25,12 @@ from agent_brain_mcp.backends.base import (
     SearchFilters,
 )
 from agent_brain_mcp.backends.postgres import embedded, sql
-from agent_brain_mcp.backends.postgres.keyword_plan import KeywordPlan, pg_query_text, pg_tokens, plan_keywords
+from agent_brain_mcp.backends.postgres.keyword_plan import (
+    KeywordBudget,
+    KeywordPlan,
+    pg_query_text,
+    plan_keywords,
+)
 from agent_brain_mcp.backends.postgres.lock import advisory_writer_lock
 from agent_brain_mcp.backends.postgres.migrations import migrate, run_migrations, schema_params_for
 from agent_brain_mcp.backends.postgres.schema import (
@@ -37,6 +41,7 @@ from agent_brain_mcp.backends.postgres.schema import (
     vector_index_ddl,
 )
 from agent_brain_mcp.backends.postgres.url import database_url, redact
+from agent_brain_mcp.backends.store_rules import identity_from_meta, identity_meta, under_folder_pattern
 from agent_brain_mcp.backends.vector_store import VectorStore
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
@@ -49,10 +54,9 @@ __all__ = ["PostgresBackend", "migrate"]
 
 class PostgresBackend(Backend):
     name = "postgresql"
-    keyword_core_budget: int | None = None  # None: from the rows wanted (plan_keywords)
-    keyword_sample_cap: int | None = None
 
-    def __init__(self, settings: Settings, state_dir: Path) -> None:
+    def __init__(self, settings: Settings, state_dir: Path, keyword_budget: KeywordBudget | None = None) -> None:
+        self._keyword_budget = keyword_budget or KeywordBudget()
         self._settings = settings
         self._pg = settings.storage.postgresql
         self._state_dir = state_dir
@@ -174,10 +178,7 @@ class PostgresBackend(Backend):
     # -- identity ---------------------------------------------------------------------------------
     async def get_identity(self) -> EmbeddingIdentity | None:
         rows = await self._exec(f"SELECT key, value FROM {self.params.meta}")
-        meta = dict(rows)
-        if not {"embedding_provider", "embedding_model", "embedding_dimension"} <= meta.keys():
-            return None
-        return EmbeddingIdentity(meta["embedding_provider"], meta["embedding_model"], int(meta["embedding_dimension"]))
+        return identity_from_meta(dict(rows))
 
     async def set_identity(self, identity: EmbeddingIdentity) -> None:
         from sqlalchemy import text
@@ -200,11 +201,7 @@ class PostgresBackend(Backend):
                 await conn.execute(text(f"ALTER TABLE {p.chunks} ALTER COLUMN embedding TYPE vector({new.dimension})"))
                 await conn.execute(text(vector_index_ddl(new)))
                 self._params = new
-            values = {
-                "embedding_provider": identity.provider,
-                "embedding_model": identity.model,
-                "embedding_dimension": str(identity.dimension),
-            }
+            values = identity_meta(identity)
             await conn.execute(
                 text(
                     f"INSERT INTO {p.meta} (key, value) VALUES (:k, :v) "
@@ -241,7 +238,7 @@ class PostgresBackend(Backend):
         args: dict[str, Any] = {"root": root}
         if scope:
             query += " AND (rel_path = :scope OR rel_path LIKE :under ESCAPE '\\')"
-            args |= {"scope": scope, "under": sql.like_prefix(scope.rstrip("/") + "/")}
+            args |= {"scope": scope, "under": under_folder_pattern(scope)}
         return {r[0]: FileRecord(*r) for r in await self._exec(query, args)}
 
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
@@ -250,28 +247,7 @@ class PostgresBackend(Backend):
         from sqlalchemy import text
 
         p = self.params
-        chunk_rows = [
-            {
-                "text": c.text,
-                "meta": json.dumps(
-                    {"root": root, "rel_path": c.rel_path, "start_line": c.start_line, "end_line": c.end_line,
-                     "language": c.language, "symbol": c.symbol, "ref_doc_id": f"{root}/{c.rel_path}",
-                     "doc_id": f"{root}/{c.rel_path}"}
-                ),
-                "node_id": c.id,
-                "emb": sql.vector_literal(c.embedding),
-                "root": root,
-                "rel_path": c.rel_path,
-                "ordinal": c.ordinal,
-                "start_line": c.start_line,
-                "end_line": c.end_line,
-                "language": c.language,
-                "symbol": c.symbol,
-                "tokens": " ".join(pg_tokens(c.search_text)),
-            }
-            for w in writes
-            for c in w.chunks
-        ]  # fmt: skip
+        chunk_rows = [sql.chunk_row(root, c) for w in writes for c in w.chunks]
         async with self._conn(write=True) as conn:
             # One transaction: every file in the batch is either fully replaced or untouched.
             await conn.execute(
@@ -285,48 +261,9 @@ class PostgresBackend(Backend):
                 {"root": root, "paths": paths, "ids": [r["node_id"] for r in chunk_rows]},
             )
             if chunk_rows:
-                await conn.execute(
-                    text(
-                        f"INSERT INTO {p.chunks} (text, metadata_, node_id, embedding, root, rel_path, ordinal, "
-                        "start_line, end_line, language, symbol, search_tokens) VALUES (:text, CAST(:meta AS jsonb), "
-                        f"  :node_id, CAST(:emb AS vector({p.dimension})), :root, :rel_path, :ordinal, :start_line, "
-                        ":end_line, :language, :symbol, :tokens) "
-                        "ON CONFLICT (node_id) DO UPDATE SET text = excluded.text, metadata_ = excluded.metadata_, "
-                        "embedding = excluded.embedding, root = excluded.root, rel_path = excluded.rel_path, "
-                        "ordinal = excluded.ordinal, start_line = excluded.start_line, end_line = excluded.end_line, "
-                        "language = excluded.language, symbol = excluded.symbol, search_tokens = excluded.search_tokens"
-                    ),
-                    chunk_rows,
-                )
-                await conn.execute(
-                    text(
-                        f"WITH added AS (SELECT text_search_tsv FROM {p.chunks} "
-                        "WHERE root = :root AND rel_path = ANY(:paths)) "
-                        f"INSERT INTO {p.terms} (term, df) {term_counts_sql(p, 'added')} "
-                        f"ON CONFLICT (term) DO UPDATE SET df = {p.terms}.df + excluded.df"
-                    ),
-                    {"root": root, "paths": paths},
-                )
-            await conn.execute(
-                text(
-                    f"INSERT INTO {p.files} (root, rel_path, size, mtime_ns, sha256, chunk_count, language) "
-                    "VALUES (:root, :rel_path, :size, :mtime_ns, :sha256, :chunk_count, :language) "
-                    "ON CONFLICT (root, rel_path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
-                    "sha256 = excluded.sha256, chunk_count = excluded.chunk_count, language = excluded.language"
-                ),
-                [
-                    {
-                        "root": root,
-                        "rel_path": r.rel_path,
-                        "size": r.size,
-                        "mtime_ns": r.mtime_ns,
-                        "sha256": r.sha256,
-                        "chunk_count": r.chunk_count,
-                        "language": r.language,
-                    }
-                    for r in (w.record for w in writes)
-                ],
-            )
+                await conn.execute(text(sql.upsert_chunks_sql(p)), chunk_rows)
+                await conn.execute(text(sql.add_terms_sql(p)), {"root": root, "paths": paths})
+            await conn.execute(text(sql.upsert_files_sql(p)), [sql.file_row(root, w.record) for w in writes])
 
     async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
         if not records:
@@ -455,7 +392,7 @@ class PostgresBackend(Backend):
                 chunks, lexemes = dfs.pop(CHUNKS_TERM, 0), dfs.pop(LEXEMES_TERM, 0)
                 filtered = bool(filters.language or filters.path_prefix)
                 plan = plan_keywords(
-                    dfs, chunks, lexemes, need, filtered, self.keyword_core_budget, self.keyword_sample_cap
+                    dfs, chunks, lexemes, need, filtered, self._keyword_budget.core, self._keyword_budget.sample_cap
                 )
             built = statement(plan)
             if built is None:
@@ -507,8 +444,6 @@ class PostgresBackend(Backend):
 
         rows = await self._with_keyword_plan(query, candidates, filters, statement)
         return [
-            sql.hit(
-                r, float(r[8]), int(r[9]) if r[9] is not None else None, int(r[10]) if r[10] is not None else None
-            )
+            sql.hit(r, float(r[8]), int(r[9]) if r[9] is not None else None, int(r[10]) if r[10] is not None else None)
             for r in rows
         ]

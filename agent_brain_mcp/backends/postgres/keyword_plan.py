@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from agent_brain_mcp.fusion import bm25_idf
 from agent_brain_mcp.indexing.keywords import tokenize
+
 
 def pg_query_text(query: str) -> str:
     """The query's distinct tokens as the text ``to_tsvector('simple', ...)`` turns into its lexemes."""
@@ -23,9 +24,6 @@ SAMPLE_ABOVE = 10  # rows of the other lexemes (x the core budget) beyond which 
 # A long query (a bug report) is ranked by its rarest lexemes: each one costs a ts_rank per candidate
 # row, and the commonest add next to nothing to BM25 (their idf is ~0).
 MAX_LEXEMES = 64
-BM25_K1 = 1.2
-BM25_B = 0.75
-_ZETA2 = math.pi**2 / 6  # sum(1/j^2, j=1..inf)
 
 
 def tsquery_literal(lexemes: Sequence[str], op: str) -> str:
@@ -33,9 +31,13 @@ def tsquery_literal(lexemes: Sequence[str], op: str) -> str:
     return f" {op} ".join("'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes)
 
 
-def idf(df: int, total: int) -> float:
-    """BM25's (Lucene's) inverse document frequency: never negative, ~0 for a lexeme in every chunk."""
-    return math.log(1 + (total - df + 0.5) / (df + 0.5))
+@dataclass(frozen=True)
+class KeywordBudget:
+    """Overrides of ``plan_keywords``' ``budget`` and ``cap`` (None: from the rows wanted). Tests lower
+    them so that a few hundred chunks behave like 100k chunks with the defaults."""
+
+    core: int | None = None
+    sample_cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,23 +90,34 @@ def plan_keywords(
     budget = max(CORE_MIN, CORE_PER_ROW * need) if budget is None else budget
     cap = need if cap is None else cap
     total = max(total, max(df for _, df in present))
-    weights = tuple((lex, idf(df, total)) for lex, df in present)
-    avgdl = max(lexemes / total, 1.0)
-    everything = tsquery_literal([lex for lex, _ in present], "|")
+    weights = tuple((lex, bm25_idf(df, total)) for lex, df in present)
+    return KeywordPlan(weights, max(lexemes / total, 1.0), _branches(present, need, filtered, budget, cap))
+
+
+def _rarest_within(present: list[tuple[str, int]], budget: int) -> list[tuple[str, int]]:
+    """The rarest lexemes (``present`` is rarest first) whose document frequencies add up to ``budget``."""
     core: list[tuple[str, int]] = []
     for lex, df in present:
         if sum(d for _, d in core) + df > budget:
             break
         core.append((lex, df))
+    return core
+
+
+def _branches(
+    present: list[tuple[str, int]], need: int, filtered: bool, budget: int, cap: int
+) -> tuple[KeywordBranch, ...]:
+    everything = tsquery_literal([lex for lex, _ in present], "|")
+    core = _rarest_within(present, budget)
     if len(core) == len(present):
-        return KeywordPlan(weights, avgdl, (KeywordBranch(everything),))
+        return (KeywordBranch(everything),)
     branches = []
     exclude = None
     if core:
         branches.append(KeywordBranch(tsquery_literal([lex for lex, _ in core], "|")))
         exclude = branches[0].tsquery
         if not filtered and max(df for _, df in core) >= need:
-            return KeywordPlan(weights, avgdl, tuple(branches))
+            return tuple(branches)
     # The rest: through the GIN index when that is cheap enough (building its bitmap costs ~0.4 us a
     # row: 20 ms for a lexeme in 50k chunks, LIMIT or not) or exact rows are needed under a filter;
     # else from a sample of pages sized to hold ~4 * cap of them (sub-millisecond).
@@ -114,7 +127,7 @@ def plan_keywords(
     else:
         pct = min(100.0, 100.0 * 4 * cap / max(rest))
         branches.append(KeywordBranch(everything, cap, exclude, round(pct, 4)))
-    return KeywordPlan(weights, avgdl, tuple(branches))
+    return tuple(branches)
 
 
 def pg_tokens(text: str) -> list[str]:

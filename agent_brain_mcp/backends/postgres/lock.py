@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from agent_brain_mcp.errors import BackendUnavailableError, IndexBusyError
+from agent_brain_mcp.backends.store_rules import wait_for_lock
+from agent_brain_mcp.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
-
-_LOCK_POLL_S = 0.1
 
 
 def writer_lock_key(table: str) -> str:
@@ -34,20 +31,15 @@ async def advisory_writer_lock(
     except Exception as exc:
         raise unavailable(exc) from exc
     locked = False
+
+    async def try_once() -> bool:
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)).scalar_one()
+        await conn.commit()
+        return bool(got)
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), key)).scalar_one()
-            await conn.commit()
-            if got:
-                locked = True
-                break
-            if time.monotonic() >= deadline:
-                raise IndexBusyError(
-                    f"Another process is indexing the PostgreSQL table {table!r} (it holds the writer "
-                    f"lock); waited {timeout:g}s. Searches still work; call index_path again when it has finished."
-                )
-            await asyncio.sleep(_LOCK_POLL_S)
+        await wait_for_lock(try_once, timeout, lambda: f"the PostgreSQL table {table!r} (it holds the writer lock)")
+        locked = True
         yield
     finally:
         if locked:

@@ -8,25 +8,15 @@ from typing import Any
 from agent_brain_mcp.backends.postgres.schema import SchemaParams
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity
+from agent_brain_mcp.embeddings.factory import known_dimension
 from agent_brain_mcp.errors import BackendUnavailableError, ConfigError
-
-_KNOWN_DIMENSIONS = {
-    ("local", None): 384,
-    ("openai", None): 1536,
-    ("openai", "text-embedding-3-small"): 1536,
-    ("openai", "text-embedding-3-large"): 3072,
-    ("openai", "text-embedding-ada-002"): 1536,
-    ("ollama", "nomic-embed-text"): 768,
-    ("ollama", None): 768,
-}
-
 
 
 def schema_params_for(settings: Settings, dimension: int | None = None) -> SchemaParams:
     """Schema parameters from the config; the dimension from the model when not given."""
     pg = settings.storage.postgresql
     emb = settings.embedding
-    dim = dimension or emb.dimension or _KNOWN_DIMENSIONS.get((emb.provider, emb.model))
+    dim = dimension or known_dimension(emb)
     if dim is None:
         raise ConfigError(
             f"embedding.dimension: cannot tell the dimension of {emb.provider}:{emb.model}; set it in the config"

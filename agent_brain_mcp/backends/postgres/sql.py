@@ -1,26 +1,27 @@
-"""The SQL of the searches: filters, the BM25 ranking of a keyword plan, the fused hybrid statement.
+"""The SQL of writes and searches: chunk and manifest upserts, filters, BM25 of a keyword plan, the fused hybrid.
 
 Only table names from the validated config are formatted into statements; every value is bound.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from agent_brain_mcp.backends.base import ScoredChunk, SearchFilters
-from agent_brain_mcp.backends.postgres.keyword_plan import _ZETA2, BM25_B, BM25_K1, KeywordPlan, tsquery_literal
-from agent_brain_mcp.backends.postgres.schema import SchemaParams
+from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, ScoredChunk, SearchFilters
+from agent_brain_mcp.backends.postgres.keyword_plan import KeywordPlan, pg_tokens, tsquery_literal
+from agent_brain_mcp.backends.postgres.schema import SchemaParams, term_counts_sql
+from agent_brain_mcp.backends.store_rules import like_prefix, path_prefix_sql
+from agent_brain_mcp.fusion import BM25_B, BM25_K1
 
+_ZETA2 = math.pi**2 / 6  # sum(1/j^2, j=1..inf)
 COLUMNS = "node_id, root, rel_path, start_line, end_line, language, symbol, text"
 
 
 def vector_literal(values: Sequence[float]) -> str:
     return "[" + ",".join(f"{float(v):.7g}" for v in values) + "]"
-
-
-def like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def filters_sql(filters: SearchFilters, args: dict[str, Any]) -> str:
@@ -29,11 +30,85 @@ def filters_sql(filters: SearchFilters, args: dict[str, Any]) -> str:
         clauses.append("language = :language")
         args["language"] = filters.language
     if filters.path_prefix:
-        clauses.append("(rel_path LIKE :prefix ESCAPE '\\' OR (root || '/' || rel_path) LIKE :prefix ESCAPE '\\')")
+        clauses.append(path_prefix_sql(":prefix"))
         args["prefix"] = like_prefix(filters.path_prefix)
     return " AND ".join(clauses)
 
 
+# -- writes ------------------------------------------------------------------------------------------------
+def chunk_row(root: str, c: ChunkRecord) -> dict[str, Any]:
+    """A chunk's parameters for ``upsert_chunks_sql`` (``metadata_`` as LlamaIndex's PGVectorStore reads it)."""
+    meta = {
+        "root": root,
+        "rel_path": c.rel_path,
+        "start_line": c.start_line,
+        "end_line": c.end_line,
+        "language": c.language,
+        "symbol": c.symbol,
+        "ref_doc_id": f"{root}/{c.rel_path}",
+        "doc_id": f"{root}/{c.rel_path}",
+    }
+    return {
+        "text": c.text,
+        "meta": json.dumps(meta),
+        "node_id": c.id,
+        "emb": vector_literal(c.embedding),
+        "root": root,
+        "rel_path": c.rel_path,
+        "ordinal": c.ordinal,
+        "start_line": c.start_line,
+        "end_line": c.end_line,
+        "language": c.language,
+        "symbol": c.symbol,
+        "tokens": " ".join(pg_tokens(c.search_text)),
+    }
+
+
+def upsert_chunks_sql(p: SchemaParams) -> str:
+    return (
+        f"INSERT INTO {p.chunks} (text, metadata_, node_id, embedding, root, rel_path, ordinal, "
+        "start_line, end_line, language, symbol, search_tokens) VALUES (:text, CAST(:meta AS jsonb), "
+        f"  :node_id, CAST(:emb AS vector({p.dimension})), :root, :rel_path, :ordinal, :start_line, "
+        ":end_line, :language, :symbol, :tokens) "
+        "ON CONFLICT (node_id) DO UPDATE SET text = excluded.text, metadata_ = excluded.metadata_, "
+        "embedding = excluded.embedding, root = excluded.root, rel_path = excluded.rel_path, "
+        "ordinal = excluded.ordinal, start_line = excluded.start_line, end_line = excluded.end_line, "
+        "language = excluded.language, symbol = excluded.symbol, search_tokens = excluded.search_tokens"
+    )
+
+
+def add_terms_sql(p: SchemaParams) -> str:
+    """Count the lexemes of the chunks just written for ``:root`` / ``:paths`` into the document frequencies."""
+    return (
+        f"WITH added AS (SELECT text_search_tsv FROM {p.chunks} "
+        "WHERE root = :root AND rel_path = ANY(:paths)) "
+        f"INSERT INTO {p.terms} (term, df) {term_counts_sql(p, 'added')} "
+        f"ON CONFLICT (term) DO UPDATE SET df = {p.terms}.df + excluded.df"
+    )
+
+
+def file_row(root: str, r: FileRecord) -> dict[str, Any]:
+    return {
+        "root": root,
+        "rel_path": r.rel_path,
+        "size": r.size,
+        "mtime_ns": r.mtime_ns,
+        "sha256": r.sha256,
+        "chunk_count": r.chunk_count,
+        "language": r.language,
+    }
+
+
+def upsert_files_sql(p: SchemaParams) -> str:
+    return (
+        f"INSERT INTO {p.files} (root, rel_path, size, mtime_ns, sha256, chunk_count, language) "
+        "VALUES (:root, :rel_path, :size, :mtime_ns, :sha256, :chunk_count, :language) "
+        "ON CONFLICT (root, rel_path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+        "sha256 = excluded.sha256, chunk_count = excluded.chunk_count, language = excluded.language"
+    )
+
+
+# -- searches ----------------------------------------------------------------------------------------------
 def hit(row: Any, score: float, vrank: int | None = None, krank: int | None = None) -> ScoredChunk:
     return ScoredChunk(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], score, vrank, krank)
 
@@ -87,8 +162,7 @@ def hybrid_sql(p: SchemaParams, plan: KeywordPlan | None, filters: SearchFilters
     where = filters_sql(filters, args)
     dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
     keyword = (
-        "SELECT id, ROW_NUMBER() OVER (ORDER BY score DESC, id) AS rnk "
-        f"FROM ({keyword_sql(p, plan, where, args)}) t"
+        f"SELECT id, ROW_NUMBER() OVER (ORDER BY score DESC, id) AS rnk FROM ({keyword_sql(p, plan, where, args)}) t"
         if plan is not None
         else "SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS bigint) AS rnk WHERE FALSE"
     )
