@@ -397,14 +397,24 @@ class ChromaBackend(Backend):
         return (clauses[0] if len(clauses) == 1 else {"$and": clauses}), True
 
     def _vector_sync(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
+        from chromadb.errors import NotFoundError
+
         self._follow_other_writers()
         where, possible = self._where(filters)
-        total = self._collection.count()
-        if not possible or total == 0:
+        if not possible:
             return []
-        res = self._collection.query(
-            query_embeddings=[list(embedding)], n_results=min(top_k, total), where=where, include=["distances"]
-        )
+        try:
+            res = self._query(self._collection, embedding, top_k, where)
+        except NotFoundError:
+            # A force reset dropped the collection under this search. The catalog was emptied before
+            # (its reset commits first), so the new state holds no vectors yet: answer from the
+            # collection as it is now, or with nothing while it does not exist.
+            try:
+                res = self._query(self._client.get_collection(self._settings.collection), embedding, top_k, where)
+            except NotFoundError:
+                return []
+        if res is None:
+            return []
         # Never serve a ghost: a hit is returned only as the catalog holds it (a chunk of a deleted
         # file, or of a write still in progress or cut short, may be in Chroma but is not served).
         ids, distances = res["ids"][0], res["distances"][0]
@@ -420,6 +430,16 @@ class ChromaBackend(Backend):
 
     async def vector_search(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         return await self._run(self._vector_sync, embedding, top_k, filters)
+
+    @staticmethod
+    def _query(collection: Any, embedding: Sequence[float], top_k: int, where: dict[str, Any] | None) -> Any:
+        """Chroma's nearest ``top_k`` ids and distances (None when the collection is empty)."""
+        total = collection.count()
+        if total == 0:
+            return None
+        return collection.query(
+            query_embeddings=[list(embedding)], n_results=min(top_k, total), where=where, include=["distances"]
+        )
 
     def _keyword_sync(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         assert self._keywords is not None
