@@ -97,6 +97,16 @@ async def pg_state(url: str, table: str) -> dict[str, Any]:
             rows = (
                 await conn.execute(text(f"SELECT node_id, rel_path, start_line, end_line, text FROM data_{table}"))
             ).all()
+            stored = await conn.execute(text(f"SELECT term, df FROM {table}_terms WHERE df <> 0"))
+            terms = {str(r[0]): int(r[1]) for r in stored.all()}
+            recount = await conn.execute(
+                text(
+                    f"SELECT lexeme, count(*) FROM data_{table}, unnest(tsvector_to_array(text_search_tsv)) AS lexeme "
+                    f"GROUP BY lexeme UNION ALL SELECT '', count(*) FROM data_{table} "
+                    f"UNION ALL SELECT ' ', COALESCE(sum(length(text_search_tsv)), 0) FROM data_{table}"
+                )
+            )
+            exact = {str(r[0]): int(r[1]) for r in recount.all() if int(r[1]) != 0}
     finally:
         await engine.dispose()
     ids = [r[0] for r in rows]
@@ -104,4 +114,8 @@ async def pg_state(url: str, table: str) -> dict[str, Any]:
     chunk_total = sum(row[4] for row in manifest)
     # The keyword side is a generated column of the same rows, so one row per chunk covers both.
     assert len(ids) == len(set(ids)) == len(set(chunks)) == chunk_total
-    return {"manifest": manifest, "chunks": set(chunks), "ids": set(ids)}
+    # The document frequencies (BM25's statistics, <table>_terms) are those of the rows.
+    assert terms == exact, {
+        k: (terms.get(k), exact.get(k)) for k in terms.keys() | exact.keys() if terms.get(k) != exact.get(k)
+    }
+    return {"manifest": manifest, "chunks": set(chunks), "ids": set(ids), "terms": terms}
