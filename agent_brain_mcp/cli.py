@@ -198,7 +198,7 @@ def setup_logging(
         handler.addFilter(RedactingFilter())
     lowest = min(h.level for h in handlers)
     logging.basicConfig(level=lowest, handlers=handlers, force=True)
-    for noisy in ("chromadb", "httpx", "onnxruntime", "bm25s"):
+    for noisy in ("chromadb", "httpx", "httpx2", "onnxruntime", "bm25s"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, lowest))
 
 
