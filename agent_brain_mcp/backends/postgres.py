@@ -26,6 +26,7 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
+from agent_brain_mcp.backends.locations import URL_ENV, postgres_location
 from agent_brain_mcp.backends.pg_schema import (
     CHUNKS_TERM,
     LEXEMES_TERM,
@@ -42,7 +43,6 @@ from agent_brain_mcp.indexing.keywords import tokenize
 
 log = logging.getLogger(__name__)
 
-URL_ENV = "AGENT_BRAIN_DATABASE_URL"
 _KNOWN_DIMENSIONS = {
     ("local", None): 384,
     ("openai", None): 1536,
@@ -291,10 +291,8 @@ class PostgresBackend(Backend):
 
     # -- plumbing ---------------------------------------------------------------------------------
     def info(self) -> BackendInfo:
-        where = "embedded PostgreSQL" if self._pg.embedded else "PostgreSQL"
-        return BackendInfo(
-            self.name, f"{where} {redact(self._url) if self._url else ''}".strip(), {"table": self._pg.table}
-        )
+        shown = redact(self._url) if self._url else None
+        return BackendInfo(self.name, postgres_location(self._pg, self._state_dir, shown), {"table": self._pg.table})
 
     @property
     def params(self) -> SchemaParams:
