@@ -452,7 +452,9 @@ class PostgresBackend(Backend):
         if self._server is not None:
             import asyncio
 
-            await asyncio.to_thread(self._server.cleanup)
+            from agent_brain_mcp.backends.pg_reuse import release
+
+            await asyncio.to_thread(release, self._server, self._pg.keep_alive_seconds)
             self._server = None
 
     # -- identity ---------------------------------------------------------------------------------
