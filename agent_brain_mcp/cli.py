@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 from agent_brain_mcp import __version__
+from agent_brain_mcp.backends.locations import index_location
 from agent_brain_mcp.config import CONFIG_ENV, Settings, config_path, load_settings
 from agent_brain_mcp.errors import AgentBrainError, ConfigError
 from agent_brain_mcp.fusion import DEFAULT_ALPHA
@@ -198,17 +199,12 @@ def setup_logging(
         handler.addFilter(RedactingFilter())
     lowest = min(h.level for h in handlers)
     logging.basicConfig(level=lowest, handlers=handlers, force=True)
-    for noisy in ("chromadb", "httpx", "onnxruntime", "bm25s"):
+    for noisy in ("chromadb", "httpx", "httpx2", "onnxruntime", "bm25s"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, lowest))
 
 
 def _banner(settings: Settings, source: Path) -> str:
-    s = settings.storage
-    where = (
-        f"Chroma at {settings.resolve(s.chromadb.persist_dir)}"
-        if s.backend == "chromadb" and not s.chromadb.host
-        else f"{s.backend} server"
-    )
+    where = index_location(settings)
     script = Path(sys.argv[0])
     exe = str(script.resolve()) if script.name == "agent-brain-mcp" else f"{sys.executable} -m agent_brain_mcp"
     cfg = str(source) if source.exists() else f"{source} (not found: defaults)"

@@ -210,10 +210,9 @@ def _print_index_result(r: IndexResult, out: Console) -> None:
     table.add_row("index now holds", f"{r.total_files} files", f"{r.total_chunks} chunks under this root")
     table.add_row("seconds", f"{r.seconds:.1f}", "")
     _emit(out, table)
-    # The summary's standard sentences repeat the table; anything after them is a note worth showing.
-    notes = r.summary.split(f"under {r.root}.", 1)[-1].strip()
-    if notes:
-        out.print(Text(notes, style="yellow"))
+    # The summary's sentences repeat the table; its notes are worth showing.
+    if r.notes:
+        out.print(Text(" ".join(r.notes), style="yellow"))
 
 
 # -- search / hybrid --------------------------------------------------------------------------------

@@ -46,6 +46,9 @@ class PostgresSettings(_Strict):
     hnsw_ef_search: int = Field(default=64, ge=1, le=1000)
     embedded: bool = False
     data_dir: Path = Path(".claude/agent-brain/postgres")
+    # The embedded server stays up this long after its last user (a CLI command, the MCP server)
+    # exits, so the next one starts in a second instead of ~7; then it stops by itself. 0: at once.
+    keep_alive_seconds: float = Field(default=120.0, ge=0, le=86400)
 
 
 class StorageSettings(_Strict):

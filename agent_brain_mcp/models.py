@@ -41,12 +41,20 @@ class IndexResult(BaseModel):
     total_chunks: int = Field(description="Chunks now in the index under this root")
     seconds: float = Field(description="Wall-clock time of the run")
     summary: str = Field(description="The counts in one sentence, plus anything worth knowing about the run")
+    notes: list[str] = Field(
+        default_factory=list, description="Anything worth knowing about the run, beyond the counts (also in summary)"
+    )
     status: str = Field(
         default="done", description="'done' for a finished run; 'started' when background=true (see job_id)"
     )
     job_id: str | None = Field(
         default=None, description="The background job's id: follow it with index_status, stop it with cancel_indexing"
     )
+
+    def add_note(self, note: str) -> None:
+        """Record something worth knowing about the run, in ``notes`` and at the end of ``summary``."""
+        self.notes.append(note)
+        self.summary = f"{self.summary} {note}"
 
 
 class IndexJob(BaseModel):

@@ -13,6 +13,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from agent_brain_mcp import __version__
+from agent_brain_mcp.backends.locations import index_location
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
 from agent_brain_mcp.mcp_guard import GuardedServer
@@ -254,7 +255,7 @@ def _not_ready_status(runtime: Runtime, problem: str) -> IndexStatus:
     s = runtime.settings
     return IndexStatus(
         backend=s.storage.backend,
-        location=str(s.resolve(s.storage.chromadb.persist_dir)) if s.storage.backend == "chromadb" else "postgresql",
+        location=index_location(s),
         ready=False,
         problem=problem,
         embedding_provider=s.embedding.provider,

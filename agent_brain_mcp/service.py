@@ -329,7 +329,7 @@ class RetrievalService:
             if target == root or stored is None:
                 await self.backend.set_pipeline_version(root.as_posix(), PIPELINE_VERSION)
             if upgrade:
-                result.summary += " (The chunker/tokeniser changed since the last run, so every file was re-indexed.)"
+                result.add_note("(The chunker/tokeniser changed since the last run, so every file was re-indexed.)")
         if self.watcher is not None:
             self.watcher.roots_changed()
         return result

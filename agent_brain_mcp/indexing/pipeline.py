@@ -386,12 +386,7 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         f"{removed} removed, {len(run.report.skipped)} skipped in {seconds:.1f}s. "
         f"The index now holds {total_files} files / {total_chunks} chunks under {run.root}."
     )
-    not_read = sum(reasons[k] for k in SKIP_KINDS)
-    if not_read:
-        summary += f" {not_read} of the skipped files are data or generated: {HOW_TO_INDEX_ANYWAY}."
-    if total_chunks == 0:
-        summary += " Nothing searchable was found: check the path and the include/exclude globs."
-    return IndexResult(
+    result = IndexResult(
         root=run.root,
         scope=scope or ".",
         files_indexed=run.indexed,
@@ -409,6 +404,12 @@ def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: obj
         seconds=seconds,
         summary=summary,
     )
+    not_read = sum(reasons[k] for k in SKIP_KINDS)
+    if not_read:
+        result.add_note(f"{not_read} of the skipped files are data or generated: {HOW_TO_INDEX_ANYWAY}.")
+    if total_chunks == 0:
+        result.add_note("Nothing searchable was found: check the path and the include/exclude globs.")
+    return result
 
 
 def _reason_key(reason: str) -> str:

@@ -110,14 +110,14 @@ def test_an_invalid_config_stops_start_up_with_a_message_naming_the_key(tmp_path
 
 
 def test_the_handshake_does_not_import_heavy_libraries() -> None:
-    """Building the server and listing tools must not pull in chromadb, onnxruntime or llama_index."""
+    """Building the server and listing tools must not pull in chromadb, onnxruntime, llama_index or the embedding clients."""
     code = (
         "import sys, anyio\n"
         "from mcp import Client\n"
         "from agent_brain_mcp.config import Settings\n"
         "from agent_brain_mcp.server import build_server\n"
         "server = build_server(Settings())\n"
-        "heavy = [m for m in ('chromadb', 'onnxruntime', 'llama_index', 'tokenizers', 'bm25s') if m in sys.modules]\n"
+        "heavy = [m for m in ('chromadb', 'onnxruntime', 'llama_index', 'tokenizers', 'bm25s', 'openai', 'ollama', 'tenacity') if m in sys.modules]\n"
         "print(','.join(heavy) or 'none')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

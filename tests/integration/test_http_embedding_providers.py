@@ -8,6 +8,7 @@ import math
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    query: str = ""
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -44,6 +47,10 @@ class StandIn:
     drop_last_vector: bool = False
     scale: float = 3.0  # vectors are sent un-normalised so the client must normalise them
     ollama_models: frozenset[str] = frozenset({"nomic-embed-text"})
+    # Sent with every 429/5xx, as OpenAI does; a millisecond keeps the retry tests fast. None: no header.
+    retry_after_ms: str | None = "1"
+    # Requests wait for this event (up to 5 s) before they are answered: a server too slow for the client.
+    hang: threading.Event | None = None
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -51,9 +58,14 @@ class StandIn:
         dimension = self.dimension
         return [[x * self.scale for x in HashingProvider(dimension).embed_one(t)] for t in texts]
 
-    def handle(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, str]:
+    def handle(self, target: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, str]:
+        path, _, query = target.partition("?")
         with self.lock:
-            self.requests.append(Recorded(path, headers, body))
+            self.requests.append(Recorded(path, headers, body, query))
+            hang = self.hang
+        if hang is not None:
+            hang.wait(timeout=5)
+        with self.lock:
             if self.scripted:
                 return self.scripted.pop(0)
         if path == "/v1/embeddings":
@@ -103,6 +115,8 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
             payload = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            if (status == 429 or status >= 500) and state.retry_after_ms is not None:
+                self.send_header("Retry-After-Ms", state.retry_after_ms)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -124,6 +138,8 @@ def server() -> Iterator[StandIn]:
     try:
         yield state
     finally:
+        if state.hang is not None:
+            state.hang.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
@@ -138,7 +154,6 @@ def _openai(server: StandIn, **kwargs: Any) -> OpenAIProvider:
     kwargs.setdefault("model", "stand-in-model")
     kwargs.setdefault("dimensions", None)
     kwargs.setdefault("timeout", 5.0)
-    kwargs.setdefault("retry_delay", 0.0)
     return OpenAIProvider(base_url=f"{server.url}/v1", **kwargs)
 
 
@@ -311,7 +326,7 @@ def test_openai_client_errors_other_than_auth_are_not_retried(server: StandIn) -
 
 def test_openai_connection_refused_names_the_url_and_the_config_key() -> None:
     url = f"http://127.0.0.1:{_unused_port()}/v1"
-    provider = OpenAIProvider(base_url=url, dimensions=8, timeout=2.0, retry_delay=0.0)
+    provider = OpenAIProvider(base_url=url, dimensions=8, timeout=2.0, retries=0)
     try:
         with pytest.raises(EmbeddingError) as caught:
             provider.embed_documents(["x"])
@@ -367,12 +382,102 @@ def test_openai_reply_with_the_wrong_dimension_is_an_error(server: StandIn) -> N
 
 
 def test_openai_wrong_base_url_gives_a_404_hint(server: StandIn) -> None:
-    provider = OpenAIProvider(base_url=server.url, dimensions=16, timeout=5.0, retry_delay=0.0)  # no /v1
+    provider = OpenAIProvider(base_url=server.url, dimensions=16, timeout=5.0)  # no /v1
     try:
         with pytest.raises(EmbeddingError, match=r"404.*embedding.base_url"):
             provider.embed_documents(["a"])
     finally:
         provider.close()
+
+
+def test_openai_rate_limit_is_retried_after_the_servers_retry_after(server: StandIn) -> None:
+    server.retry_after_ms = "300"
+    server.scripted = [(429, json.dumps({"error": {"message": "slow down"}}))]
+    provider = _openai(server, dimensions=16)
+    try:
+        vectors = provider.embed_documents(["patience"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 2
+    assert server.requests[1].at - server.requests[0].at >= 0.3
+    _assert_close(vectors, _expected(["patience"], 16))
+
+
+def test_openai_without_retry_after_backs_off_before_retrying(server: StandIn) -> None:
+    server.retry_after_ms = None
+    server.scripted = [(503, "busy")]
+    provider = _openai(server, dimensions=16, retries=1)
+    try:
+        provider.embed_documents(["wait for me"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 2
+    assert server.requests[1].at - server.requests[0].at >= 0.2, "the client's own backoff (0.5 s, jittered)"
+
+
+def test_openai_a_rate_limit_that_outlasts_the_retries_says_to_lower_the_batch_size(server: StandIn) -> None:
+    server.scripted = [(429, json.dumps({"error": {"message": "quota"}}))] * 2
+    provider = _openai(server, dimensions=16, retries=1)
+    try:
+        with pytest.raises(EmbeddingError, match=r"HTTP 429 \(rate limited: lower embedding.batch_size.*quota"):
+            provider.embed_documents(["x"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 2
+
+
+def test_openai_a_server_slower_than_the_timeout_is_an_error_naming_the_setting(server: StandIn) -> None:
+    server.hang = threading.Event()
+    provider = _openai(server, dimensions=16, timeout=0.3, retries=1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(EmbeddingError) as caught:
+            provider.embed_documents(["x"])
+    finally:
+        provider.close()
+    message = str(caught.value)
+    assert "did not answer within 0.3s (2 attempts)" in message
+    assert "embedding.timeout_seconds" in message
+    assert len(server.requests) == 2
+    assert time.monotonic() - started < 4
+
+
+def test_openai_keyless_server_gets_no_key_even_when_openai_api_key_is_set(
+    server: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    provider = _openai(server, dimensions=16)
+    try:
+        provider.embed_documents(["local only"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 1, "the configured base_url, not OPENAI_BASE_URL"
+    assert "authorization" not in server.requests[0].headers
+
+
+def test_openai_a_query_string_in_the_base_url_is_sent_with_every_request(server: StandIn) -> None:
+    provider = OpenAIProvider(base_url=f"{server.url}/v1?api-version=2024-06-01", dimensions=16, timeout=5.0)
+    try:
+        provider.embed_documents(["a"])
+    finally:
+        provider.close()
+    assert server.requests[0].path == "/v1/embeddings"
+    assert server.requests[0].query == "api-version=2024-06-01"
+
+
+def test_openai_retries_never_log_the_key(server: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    server.required_key = SECRET
+    server.scripted = [(500, f"upstream said {SECRET}")]
+    caplog.set_level(logging.DEBUG)
+    provider = _openai(server, api_key=SECRET, dimensions=16)
+    try:
+        provider.embed_documents(["hello"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 2
+    assert "Retrying" in caplog.text
+    assert SECRET not in caplog.text
 
 
 @pytest.mark.anyio
@@ -459,9 +564,61 @@ def test_ollama_configured_dimension_that_disagrees_with_the_model_is_an_error(s
 
 def test_ollama_connection_refused_names_the_url() -> None:
     url = f"http://127.0.0.1:{_unused_port()}"
-    provider = OllamaProvider(base_url=url, dimension=8, timeout=2.0, retry_delay=0.0)
+    provider = OllamaProvider(base_url=url, dimension=8, timeout=2.0, retries=0)
     try:
         with pytest.raises(EmbeddingError, match=f"cannot reach the embedding server at {url}"):
+            provider.embed_documents(["x"])
+    finally:
+        provider.close()
+
+
+def test_ollama_retries_a_rate_limit_with_backoff(server: StandIn) -> None:
+    server.scripted = [(429, json.dumps({"error": "too many requests"}))]
+    provider = _ollama(server, dimension=16, retry_delay=0.2)
+    try:
+        provider.embed_documents(["hello"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 2
+    assert server.requests[1].at - server.requests[0].at >= 0.2
+
+
+def test_ollama_gives_up_after_the_retry_budget_and_reports_status_and_error(server: StandIn) -> None:
+    server.scripted = [(500, json.dumps({"error": f"boom {i}"})) for i in range(4)]
+    provider = _ollama(server, dimension=16, retries=2)
+    try:
+        with pytest.raises(EmbeddingError, match=r"HTTP 500.*boom 2"):
+            provider.embed_documents(["x"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 3
+
+
+def test_ollama_a_server_slower_than_the_timeout_is_an_error_naming_the_setting(server: StandIn) -> None:
+    server.hang = threading.Event()
+    provider = _ollama(server, dimension=16, timeout=0.3)
+    try:
+        with pytest.raises(EmbeddingError, match=r"did not answer within 0.3s.*embedding.timeout_seconds"):
+            provider.embed_documents(["x"])
+    finally:
+        provider.close()
+    assert len(server.requests) == 1, "a timeout is not retried: the next try would wait as long"
+
+
+def test_ollama_a_reply_without_embeddings_asks_for_a_newer_ollama(server: StandIn) -> None:
+    server.scripted = [(200, json.dumps({"model": "nomic-embed-text", "embedding": [0.1, 0.2]}))]
+    provider = _ollama(server, dimension=16)
+    try:
+        with pytest.raises(EmbeddingError, match=r"without 'embeddings': is it Ollama 0.3 or newer"):
+            provider.embed_documents(["x"])
+    finally:
+        provider.close()
+
+
+def test_ollama_a_wrong_base_url_says_there_is_no_embed_endpoint(server: StandIn) -> None:
+    provider = OllamaProvider(base_url=f"{server.url}/nothing-here", dimension=16, timeout=5.0, retry_delay=0.0)
+    try:
+        with pytest.raises(EmbeddingError, match=r"no /api/embed endpoint.*embedding.base_url"):
             provider.embed_documents(["x"])
     finally:
         provider.close()

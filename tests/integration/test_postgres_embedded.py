@@ -21,7 +21,10 @@ async def test_an_embedded_postgres_is_started_used_and_stopped_by_the_server(sa
         {
             **base.model_dump(exclude={"project_dir"}),
             "project_dir": sample_project,
-            "storage": {"backend": "postgresql", "postgresql": {"embedded": True, "data_dir": str(data_dir)}},
+            "storage": {
+                "backend": "postgresql",
+                "postgresql": {"embedded": True, "data_dir": str(data_dir), "keep_alive_seconds": 0},
+            },
         }
     )
     async with Client(build_server(settings)) as client:

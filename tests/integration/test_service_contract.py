@@ -265,6 +265,7 @@ async def test_an_empty_folder_indexes_to_zero_counts(settings: Settings, sample
         result = await svc.index_path(str(empty))
     assert (result.files_indexed, result.total_files, result.total_chunks) == (0, 0, 0)
     assert "Nothing searchable" in result.summary
+    assert [note for note in result.notes if "Nothing searchable" in note], "a typed note, not just a sentence"
 
 
 async def test_a_single_file_then_its_folder_share_one_root(settings: Settings, sample_project: Path) -> None:
@@ -411,6 +412,7 @@ async def test_a_root_indexed_by_an_older_pipeline_is_reindexed_once(settings: S
         upgraded = await svc.index_path(str(sample_project))
         settled = await svc.index_path(str(sample_project))
     assert upgraded.files_indexed == first.files_indexed and "re-indexed" in upgraded.summary
+    assert [note for note in upgraded.notes if "re-indexed" in note] and first.notes == []
     assert upgraded.total_chunks == first.total_chunks
     assert settled.files_indexed == 0
     # Re-chunked, but a chunk whose text came out the same keeps its vector: nothing is embedded twice.
@@ -508,6 +510,7 @@ async def test_data_and_generated_files_are_skipped_and_notebooks_indexed_by_cel
         result = await svc.index_path(str(sample_project))
         assert result.skipped_by_reason == {"binary": 2, "data": 1, "generated": 2}
         assert "index_anyway" in result.summary
+        assert [note for note in result.notes if "index_anyway" in note]
         assert (await svc.keyword_search("zqxwGenToken", top_k=5)).hits == []
         [cell] = (await svc.hybrid_search("churnScoreForCustomer", top_k=1, language="python")).hits
         assert (cell.file_path, cell.symbol) == ("study.ipynb", "cell 2 / def churnScoreForCustomer")

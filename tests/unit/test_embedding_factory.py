@@ -44,8 +44,8 @@ def test_openai_provider_uses_openai_defaults_and_the_key_from_the_named_env_var
     assert isinstance(provider, OpenAIProvider)
     assert provider.identity.model == "text-embedding-3-small"
     assert provider.identity.dimension == 1536
-    assert provider._http.display_url == "https://api.openai.com/v1"
-    assert provider._http._api_key == "sk-from-env"
+    assert provider.display_url == "https://api.openai.com/v1"
+    assert provider._api_key == "sk-from-env"
     assert provider.batch_size == 256, "an unset batch_size keeps the provider's own default"
     assert "sk-from-env" not in repr(provider)
 
@@ -56,15 +56,15 @@ def test_openai_provider_without_the_env_var_sends_no_key() -> None:
         env={},
     )
     assert isinstance(provider, OpenAIProvider)
-    assert provider._http._api_key is None
+    assert provider._api_key is None
     assert provider.identity.dimension == 384
-    assert provider._http.display_url == "http://localhost:8080/v1"
+    assert provider.display_url == "http://localhost:8080/v1"
 
 
 def test_openai_provider_passes_batch_size_and_timeout_when_configured() -> None:
     provider = create_embedding_provider(EmbeddingSettings(provider="openai", batch_size=10, timeout_seconds=5), env={})
     assert provider.batch_size == 10
-    assert provider._http._timeout == 5
+    assert provider._timeout == 5
 
 
 def test_ollama_provider_uses_ollama_defaults() -> None:
@@ -72,7 +72,7 @@ def test_ollama_provider_uses_ollama_defaults() -> None:
     assert isinstance(provider, OllamaProvider)
     assert provider.identity.model == "nomic-embed-text"
     assert provider.identity.dimension == 768
-    assert provider._http.display_url == "http://localhost:11434"
+    assert provider.display_url == "http://localhost:11434"
 
 
 def test_ollama_provider_takes_model_and_base_url_from_the_config() -> None:
@@ -81,7 +81,7 @@ def test_ollama_provider_takes_model_and_base_url_from_the_config() -> None:
         env={},
     )
     assert provider.identity.model == "mxbai-embed-large"
-    assert provider._http.display_url == "http://gpu:11434"
+    assert provider.display_url == "http://gpu:11434"
 
 
 def test_every_provider_is_an_embedding_provider() -> None:
@@ -105,7 +105,7 @@ def test_local_provider_builds_the_onnx_provider_without_loading_the_model() -> 
 def test_importing_the_package_loads_no_provider_module_and_no_http_library() -> None:
     code = (
         "import sys, agent_brain_mcp.embeddings as e; "
-        "heavy = [m for m in ('httpx', 'numpy', 'onnxruntime', 'agent_brain_mcp.embeddings.openai', "
+        "heavy = [m for m in ('httpx', 'numpy', 'onnxruntime', 'openai', 'ollama', 'agent_brain_mcp.embeddings.openai', "
         "'agent_brain_mcp.embeddings.ollama', 'agent_brain_mcp.embeddings.local_onnx') if m in sys.modules]; "
         "print(','.join(heavy))"
     )

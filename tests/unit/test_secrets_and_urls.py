@@ -58,7 +58,7 @@ def test_asyncpg_parameters_pass_through_unchanged() -> None:
 def test_an_api_key_with_a_trailing_newline_is_stripped() -> None:
     settings = EmbeddingSettings(provider="openai", base_url="http://localhost:9/v1", dimension=8)
     provider = create_embedding_provider(settings, env={"OPENAI_API_KEY": KEY + "\n"})
-    assert provider._http._api_key == KEY  # type: ignore[attr-defined]
+    assert provider._api_key == KEY  # type: ignore[attr-defined]
 
 
 def test_an_api_key_with_whitespace_inside_is_refused_without_showing_it() -> None:

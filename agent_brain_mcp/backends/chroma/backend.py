@@ -38,6 +38,7 @@ from agent_brain_mcp.backends.base import (
 from agent_brain_mcp.backends.chroma import recovery as chroma_recovery
 from agent_brain_mcp.backends.chroma.catalog import SCHEMA_KEY, SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex
+from agent_brain_mcp.backends.locations import chroma_location
 from agent_brain_mcp.backends.store_rules import IDENTITY_KEYS, identity_from_meta, identity_meta, wait_for_lock
 from agent_brain_mcp.backends.vector_store import SqliteVectorStore
 from agent_brain_mcp.config import ChromaSettings
@@ -117,7 +118,7 @@ class ChromaBackend(Backend):
 
     def info(self) -> BackendInfo:
         s = self._settings
-        where = f"chroma server {s.host}:{s.port}" if s.host else str(self._state_dir / "chroma")
+        where = chroma_location(s, self._state_dir)
         return BackendInfo(self.name, where, {"collection": s.collection, "catalog": str(self._state_dir)})
 
     def private_paths(self) -> list[Path]:

@@ -24,6 +24,7 @@ from agent_brain_mcp.backends.base import (
     ScoredChunk,
     SearchFilters,
 )
+from agent_brain_mcp.backends.locations import postgres_location
 from agent_brain_mcp.backends.postgres import embedded, sql
 from agent_brain_mcp.backends.postgres.keyword_plan import (
     KeywordBudget,
@@ -67,10 +68,8 @@ class PostgresBackend(Backend):
 
     # -- plumbing ---------------------------------------------------------------------------------
     def info(self) -> BackendInfo:
-        where = "embedded PostgreSQL" if self._pg.embedded else "PostgreSQL"
-        return BackendInfo(
-            self.name, f"{where} {redact(self._url) if self._url else ''}".strip(), {"table": self._pg.table}
-        )
+        shown = redact(self._url) if self._url else None
+        return BackendInfo(self.name, postgres_location(self._pg, self._state_dir, shown), {"table": self._pg.table})
 
     @property
     def params(self) -> SchemaParams:
@@ -172,7 +171,7 @@ class PostgresBackend(Backend):
             await self._engine.dispose()
             self._engine = None
         if self._server is not None:
-            await embedded.stop_embedded(self._server)
+            await embedded.stop_embedded(self._server, self._pg.keep_alive_seconds)
             self._server = None
 
     # -- identity ---------------------------------------------------------------------------------

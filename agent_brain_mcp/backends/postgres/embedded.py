@@ -29,5 +29,8 @@ async def start_embedded(state_dir: Path) -> tuple[Any, str]:
     return server, uri.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
-async def stop_embedded(server: Any) -> None:
-    await asyncio.to_thread(server.cleanup)
+async def stop_embedded(server: Any, keep_alive_seconds: float) -> None:
+    """Leave the server: it stops once its last user has gone (after ``keep_alive_seconds``; see reuse.py)."""
+    from agent_brain_mcp.backends.postgres.reuse import release
+
+    await asyncio.to_thread(release, server, keep_alive_seconds)

@@ -15,8 +15,7 @@ from typing import Any
 
 from agent_brain_mcp.config import PostgresSettings
 from agent_brain_mcp.errors import ConfigError
-
-URL_ENV = "AGENT_BRAIN_DATABASE_URL"
+from agent_brain_mcp.redaction import DATABASE_URL_ENV as URL_ENV
 
 # Query parameters SQLAlchemy hands to asyncpg.connect() as keyword arguments (plus its own).
 _ASYNCPG_ARGS = frozenset({
