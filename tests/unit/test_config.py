@@ -85,6 +85,7 @@ storage:
     hnsw_ef_search: 100
     embedded: false
     data_dir: state/pg
+    keep_alive_seconds: 30.0
 embedding:
   provider: openai
   model: text-embedding-3-small
