@@ -178,6 +178,23 @@ class _Unit:
     own_end: int = -1
 
 
+def _fold_shared_rows(units: list[_Unit]) -> list[_Unit]:
+    """Units that share a row with the one before merged into it (a merge of definitions has no
+    label or body of its own); each unit's own rows recorded."""
+    folded: list[_Unit] = []
+    for unit in units:
+        if folded and unit.start <= folded[-1].end:
+            prev = folded[-1]
+            prev.end = max(prev.end, unit.end)
+            if unit.label is not None or unit.body is not None:
+                prev.label, prev.body = None, None
+            continue
+        folded.append(unit)
+    for unit in folded:
+        unit.own_start, unit.own_end = unit.start, unit.end
+    return folded
+
+
 class _Cutter:
     def __init__(self, lines: Sequence[str], src: bytes, grammar: Grammar, max_lines: int, max_chars: int) -> None:
         self.src = src
@@ -250,18 +267,7 @@ class _Cutter:
             leading.clear()
             units.append(_Unit(start, end, label, body))
         units.extend(leading)
-        folded: list[_Unit] = []
-        for unit in units:
-            if folded and unit.start <= folded[-1].end:  # shares a row with the unit before: one unit
-                prev = folded[-1]
-                prev.end = max(prev.end, unit.end)
-                if unit.label is not None or unit.body is not None:
-                    prev.label, prev.body = None, None
-                continue
-            folded.append(unit)
-        for unit in folded:
-            unit.own_start, unit.own_end = unit.start, unit.end
-        return folded
+        return _fold_shared_rows(units)
 
     def partition(self, start: int, end: int, units: list[_Unit]) -> list[_Unit]:
         """Stretch the units over rows ``start..end``: each runs to the next, the first from ``start``.
