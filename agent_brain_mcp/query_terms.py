@@ -21,11 +21,13 @@ MIN_PHRASE_CHARS = 12  # shorter quoted text is an identifier or a value, not a 
 MAX_PHRASES = 12
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
+# _CALL and _PATH start only where a run of their characters starts: trying every position inside a
+# long run (a 20 KB token) costs quadratic time, and a later start can only find what an earlier did.
+_CALL = re.compile(r"(?<![A-Za-z0-9_.])[0-9.]*([A-Za-z_][A-Za-z0-9_.]*)\(")
 _TICKED = re.compile(r"`([^`\n]{1,200})`")
 _QUOTED = re.compile(rf"\"([^\"\n]{{{MIN_PHRASE_CHARS},300}})\"|'([^'\n]{{{MIN_PHRASE_CHARS},300}})'")
 _EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception|Warning|Failure)\s*:\s*(.+?)\s*$", re.M)
-_PATH = re.compile(r"(?:[\w.-]+/)*[\w.-]+\.[A-Za-z]{1,5}\b")
+_PATH = re.compile(r"(?<![\w.-])(?<![\w.-]/)(?:[\w.-]+/)*[\w.-]+\.[A-Za-z]{1,5}\b")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
 
 

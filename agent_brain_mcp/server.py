@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Literal, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -69,6 +69,9 @@ RANKING_DOC = (
     "traceback included) pass group_by='file'. kind='code' leaves out docs and tests."
 )
 
+_READS = ToolAnnotations(read_only_hint=True)
+_WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True)
+
 TopK = Annotated[int, Field(ge=1, le=200, description="How many hits to return (1-200)")]
 PathPrefix = Annotated[
     str | None,
@@ -122,8 +125,8 @@ async def _call(ctx: Context, fn: Callable[[RetrievalService], Awaitable[T]]) ->
         ) from exc
 
 
-def build_server(settings: Settings) -> MCPServer:
-    """An MCP server whose lifespan owns one warm-up runtime for the whole session."""
+def _lifespan(settings: Settings) -> Callable[[MCPServer], AbstractAsyncContextManager[Runtime]]:
+    """One warm-up runtime for the whole session, closed when the session ends."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Runtime]:
@@ -134,121 +137,127 @@ def build_server(settings: Settings) -> MCPServer:
         finally:
             await runtime.close()
 
-    mcp = GuardedServer(name="agent-brain", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    return lifespan
 
-    @mcp.tool(
-        description=INDEX_DOC,
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
+
+def build_server(settings: Settings) -> MCPServer:
+    """An MCP server whose lifespan owns one warm-up runtime for the whole session."""
+    mcp = GuardedServer(
+        name="agent-brain", version=__version__, instructions=INSTRUCTIONS, lifespan=_lifespan(settings)
     )
-    async def index_path(
-        path: Annotated[str, Field(description="Folder or file to index; relative paths start at the project")],
-        ctx: Context,
-        include: Annotated[
-            list[str] | None, Field(description="Only files matching these gitignore-style globs, e.g. ['*.py']")
-        ] = None,
-        exclude: Annotated[list[str] | None, Field(description="Also skip files matching these globs")] = None,
-        force: Annotated[
-            bool, Field(description="Re-embed every file even if unchanged; rebuilds after a model change")
-        ] = False,
-        background: Annotated[
-            bool,
-            Field(description="Return at once with a job_id and index in the background (for large repositories)"),
-        ] = False,
-    ) -> IndexResult:
-        """Index a folder or file (see INDEX_DOC)."""
-
-        async def progress(done: float, total: float | None, message: str) -> None:
-            await ctx.report_progress(done, total, message)
-
-        return await _call(
-            ctx,
-            lambda s: s.index_path(
-                path,
-                include=include or (),
-                exclude=exclude or (),
-                force=force,
-                progress=None if background else progress,
-                background=background,
-            ),
-        )
-
-    @mcp.tool(
-        description=CANCEL_DOC,
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
-    )
-    async def cancel_indexing(
-        ctx: Context,
-        job_id: Annotated[
-            str | None, Field(description="The job to stop (from index_path or index_status); default: the running one")
-        ] = None,
-    ) -> IndexJob:
-        """Cancel a background indexing job (see CANCEL_DOC)."""
-        return await _call(ctx, lambda s: s.cancel_indexing(job_id))
-
-    @mcp.tool(description=SEARCH_DOC + RANKING_DOC, annotations=ToolAnnotations(read_only_hint=True))
-    async def search(
-        query: Annotated[str, Field(description="What you are looking for, in natural language")],
-        ctx: Context,
-        top_k: TopK = 10,
-        path_prefix: PathPrefix = None,
-        language: Language = None,
-        max_chars: MaxChars = None,
-        group_by: GroupBy = "chunk",
-        max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
-        kind: Kind = None,
-    ) -> Annotated[CallToolResult, SearchResult]:
-        """Semantic search (see SEARCH_DOC)."""
-        result = await _call(
-            ctx,
-            lambda s: s.search(
-                query, top_k, path_prefix, language, max_chars, group_by=group_by, max_per_file=max_per_file, kind=kind
-            ),
-        )
-        return tool_result(result, render_search(result))
-
-    @mcp.tool(description=HYBRID_DOC + RANKING_DOC, annotations=ToolAnnotations(read_only_hint=True))
-    async def hybrid_search(
-        query: Annotated[str, Field(description="Words, identifiers or a question")],
-        ctx: Context,
-        top_k: TopK = 10,
-        path_prefix: PathPrefix = None,
-        language: Language = None,
-        alpha: Annotated[
-            float | None,
-            Field(ge=0.0, le=1.0, description="Weight of the semantic side: 1 = meaning only, 0 = keywords only"),
-        ] = None,
-        max_chars: MaxChars = None,
-        group_by: GroupBy = "chunk",
-        max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
-        kind: Kind = None,
-    ) -> Annotated[CallToolResult, SearchResult]:
-        """Hybrid search (see HYBRID_DOC)."""
-        result = await _call(
-            ctx,
-            lambda s: s.hybrid_search(
-                query,
-                top_k,
-                path_prefix,
-                language,
-                alpha,
-                max_chars,
-                group_by=group_by,
-                max_per_file=max_per_file,
-                kind=kind,
-            ),
-        )
-        return tool_result(result, render_search(result))
-
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def index_status(ctx: Context) -> IndexStatus:
-        """What is indexed: backend, embedding model, roots, file and chunk counts, last run, background jobs."""
-        runtime = cast(Runtime, ctx.request_context.lifespan_context)
-        try:
-            return await _call(ctx, lambda s: s.status())
-        except ToolError as exc:
-            return _not_ready_status(runtime, str(exc))
-
+    mcp.tool(description=INDEX_DOC, annotations=_WRITES)(index_path)
+    mcp.tool(description=CANCEL_DOC, annotations=_WRITES)(cancel_indexing)
+    mcp.tool(description=SEARCH_DOC + RANKING_DOC, annotations=_READS)(search)
+    mcp.tool(description=HYBRID_DOC + RANKING_DOC, annotations=_READS)(hybrid_search)
+    mcp.tool(annotations=_READS)(index_status)  # described by its docstring
     return mcp
+
+
+# -- the tools: thin handlers, each a call into the service ------------------------------------------
+async def index_path(
+    path: Annotated[str, Field(description="Folder or file to index; relative paths start at the project")],
+    ctx: Context,
+    include: Annotated[
+        list[str] | None, Field(description="Only files matching these gitignore-style globs, e.g. ['*.py']")
+    ] = None,
+    exclude: Annotated[list[str] | None, Field(description="Also skip files matching these globs")] = None,
+    force: Annotated[
+        bool, Field(description="Re-embed every file even if unchanged; rebuilds after a model change")
+    ] = False,
+    background: Annotated[
+        bool,
+        Field(description="Return at once with a job_id and index in the background (for large repositories)"),
+    ] = False,
+) -> IndexResult:
+    """Index a folder or file (see INDEX_DOC)."""
+
+    async def progress(done: float, total: float | None, message: str) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return await _call(
+        ctx,
+        lambda s: s.index_path(
+            path,
+            include=include or (),
+            exclude=exclude or (),
+            force=force,
+            progress=None if background else progress,
+            background=background,
+        ),
+    )
+
+
+async def cancel_indexing(
+    ctx: Context,
+    job_id: Annotated[
+        str | None, Field(description="The job to stop (from index_path or index_status); default: the running one")
+    ] = None,
+) -> IndexJob:
+    """Cancel a background indexing job (see CANCEL_DOC)."""
+    return await _call(ctx, lambda s: s.cancel_indexing(job_id))
+
+
+async def search(
+    query: Annotated[str, Field(description="What you are looking for, in natural language")],
+    ctx: Context,
+    top_k: TopK = 10,
+    path_prefix: PathPrefix = None,
+    language: Language = None,
+    max_chars: MaxChars = None,
+    group_by: GroupBy = "chunk",
+    max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
+    kind: Kind = None,
+) -> Annotated[CallToolResult, SearchResult]:
+    """Semantic search (see SEARCH_DOC)."""
+    result = await _call(
+        ctx,
+        lambda s: s.search(
+            query, top_k, path_prefix, language, max_chars, group_by=group_by, max_per_file=max_per_file, kind=kind
+        ),
+    )
+    return tool_result(result, render_search(result))
+
+
+async def hybrid_search(
+    query: Annotated[str, Field(description="Words, identifiers or a question")],
+    ctx: Context,
+    top_k: TopK = 10,
+    path_prefix: PathPrefix = None,
+    language: Language = None,
+    alpha: Annotated[
+        float | None,
+        Field(ge=0.0, le=1.0, description="Weight of the semantic side: 1 = meaning only, 0 = keywords only"),
+    ] = None,
+    max_chars: MaxChars = None,
+    group_by: GroupBy = "chunk",
+    max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
+    kind: Kind = None,
+) -> Annotated[CallToolResult, SearchResult]:
+    """Hybrid search (see HYBRID_DOC)."""
+    result = await _call(
+        ctx,
+        lambda s: s.hybrid_search(
+            query,
+            top_k,
+            path_prefix,
+            language,
+            alpha,
+            max_chars,
+            group_by=group_by,
+            max_per_file=max_per_file,
+            kind=kind,
+        ),
+    )
+    return tool_result(result, render_search(result))
+
+
+async def index_status(ctx: Context) -> IndexStatus:
+    """What is indexed: backend, embedding model, roots, file and chunk counts, last run, background jobs."""
+    runtime = cast(Runtime, ctx.request_context.lifespan_context)
+    try:
+        return await _call(ctx, lambda s: s.status())
+    except ToolError as exc:
+        return _not_ready_status(runtime, str(exc))
 
 
 def _not_ready_status(runtime: Runtime, problem: str) -> IndexStatus:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_brain_mcp.indexing.code_chunker import _parse
+from agent_brain_mcp.indexing.grammars import Parsers
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -41,6 +42,7 @@ LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs":
 LOG_METHODS = frozenset({"error", "warning", "warn", "info", "exception", "critical"})
 _TEST_PART = re.compile(r"^(tests?|testing|__tests__|spec|specs)$")
 _TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|\.(spec|test)\.[cm]?js$|^conftest\.py$)")
+_PARSERS = Parsers()
 
 PY_DEFS = frozenset({"function_definition", "class_definition"})
 JS_DEFS = frozenset(
@@ -114,7 +116,7 @@ def _defined_name(node: Node, language: str) -> str | None:
 
 def definitions(source: bytes, language: str) -> set[str]:
     """The names the file defines (functions, classes, methods)."""
-    parsed = _parse(source, language)
+    parsed = _parse(source, language, _PARSERS)
     if parsed is None:
         return set()
     names = {_defined_name(n, language) for n in _walk(parsed[0].root_node)}
@@ -177,7 +179,7 @@ def _message_nodes(root: Node, language: str) -> Iterator[Node | None]:
 
 def literals(source: bytes, language: str) -> set[str]:
     """The plain messages of the file's raise/throw/logging calls that make usable queries."""
-    parsed = _parse(source, language)
+    parsed = _parse(source, language, _PARSERS)
     if parsed is None:
         return set()
     out: set[str] = set()

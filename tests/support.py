@@ -17,6 +17,7 @@ import yaml
 
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
+from agent_brain_mcp.models import IndexJob
 from agent_brain_mcp.runtime import build_service
 from agent_brain_mcp.service import RetrievalService
 
@@ -263,3 +264,34 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float, i
             return last
         await anyio.sleep(interval)
     raise AssertionError(f"not true within {timeout} s (last result: {last!r})")
+
+
+def finished(state: str) -> bool:
+    """Whether an indexing job in this state has stopped (done, failed or cancelled)."""
+    return state != "running"
+
+
+async def job_when(
+    svc: RetrievalService, job_id: str | None, until: Callable[[IndexJob], bool] | None = None, timeout: float = 60
+) -> IndexJob:
+    """The service's job ``job_id`` once ``until`` holds for it (default: it stopped), polled; fails after ``timeout``."""
+
+    async def check() -> IndexJob | None:
+        job = next(j for j in svc.jobs() if j.id == job_id)
+        return job if (until or (lambda j: finished(j.state)))(job) else None
+
+    return await eventually(check, timeout, interval=0.01)
+
+
+async def tool_job_when(
+    session: Any, job_id: str, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 60
+) -> dict[str, Any]:
+    """The job as ``index_status`` shows it over MCP (``session``: a client session) once ``until``
+    holds for it (default: it stopped), polled; fails after ``timeout``."""
+
+    async def check() -> dict[str, Any] | None:
+        status = (await session.call_tool("index_status", {})).structured_content
+        job: dict[str, Any] = next(j for j in status["jobs"] if j["id"] == job_id)
+        return job if (until or (lambda j: finished(j["state"])))(job) else None
+
+    return await eventually(check, timeout)

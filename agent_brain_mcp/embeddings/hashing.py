@@ -23,8 +23,11 @@ _UPPER_RUN_THEN_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _EMPTY_TOKEN = "\x00empty"  # noqa: S105 - not a password; so an empty text still gets a (fixed) unit vector
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens, with snake_case and camelCase identifiers split into their parts."""
+def hashed_words(text: str) -> list[str]:
+    """The words that are hashed: lower-case, snake_case and camelCase identifiers split into parts.
+
+    Not the keyword tokens of ``indexing/keywords.py`` (no stemming, no stop words): a test embedder only.
+    """
     tokens: list[str] = []
     for word in _WORD.findall(text):
         spaced = _UPPER_RUN_THEN_WORD.sub(r"\1 \2", _LOWER_THEN_UPPER.sub(r"\1 \2", word))
@@ -59,7 +62,7 @@ class HashingProvider(EmbeddingProvider):
 
     def embed_one(self, text: str) -> list[float]:
         vector = [0.0] * self.dimension
-        for token in tokenize(text) or [_EMPTY_TOKEN]:
+        for token in hashed_words(text) or [_EMPTY_TOKEN]:
             index, sign = _bucket(token, self.dimension)
             vector[index] += sign
         norm = math.sqrt(sum(x * x for x in vector))

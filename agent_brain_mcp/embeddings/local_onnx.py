@@ -60,6 +60,17 @@ def _default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _prepare_tokenizer(tokenizer: Any, max_length: int) -> int:
+    """Truncate at ``max_length``, pad nothing (batches are padded here, to their own longest text);
+    the id to pad with."""
+    tokenizer.enable_truncation(max_length=max_length)
+    padding = tokenizer.padding or {}
+    pad_token = padding.get("pad_token") or "[PAD]"
+    pad_id = int(padding.get("pad_id", tokenizer.token_to_id(pad_token) or 0))
+    tokenizer.no_padding()
+    return pad_id
+
+
 class LocalOnnxProvider(EmbeddingProvider):
     """Sentence embeddings from the bundled int8 all-MiniLM-L6-v2: mean pooled, L2-normalised."""
 
@@ -105,54 +116,11 @@ class LocalOnnxProvider(EmbeddingProvider):
                 return
             started = time.perf_counter()
             self._check_files()
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
             threads = self.threads or _default_threads()
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = threads
-            # Memory patterns are planned per input shape; with ever-changing sequence lengths
-            # they only cost memory: off, peak RSS at batch 32 x 256 tokens fell from ~660 MB
-            # to ~390 MB at the same speed.
-            options.enable_mem_pattern = False
-            options.log_severity_level = 3  # errors only: onnxruntime logs to stderr itself
-            try:
-                session = ort.InferenceSession(
-                    str(self.model_dir / "model.onnx"),
-                    sess_options=options,
-                    providers=["CPUExecutionProvider"],
-                )
-                tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            except Exception as exc:  # corrupt or truncated files
-                raise EmbeddingError(
-                    f"The local embedding model in {self.model_dir} could not be loaded ({exc}). " + self._fix_hint()
-                ) from exc
-
-            tokenizer.enable_truncation(max_length=self.max_length)
-            padding = tokenizer.padding or {}
-            pad_token = padding.get("pad_token") or "[PAD]"
-            self._pad_id = int(padding.get("pad_id", tokenizer.token_to_id(pad_token) or 0))
-            tokenizer.no_padding()  # batches are padded here, to their own longest text
-
-            input_names = frozenset(i.name for i in session.get_inputs())
-            if not {"input_ids", "attention_mask"} <= input_names:
-                raise EmbeddingError(
-                    f"{self.model_dir / 'model.onnx'} does not take input_ids and attention_mask "
-                    f"(it takes {sorted(input_names)}). " + self._fix_hint()
-                )
-            outputs = session.get_outputs()
-            output = next((o for o in outputs if o.name == "last_hidden_state"), outputs[0])
-            width = output.shape[-1] if output.shape else None
-            if isinstance(width, int) and width != self._identity.dimension:
-                raise EmbeddingError(
-                    f"{self.model_dir / 'model.onnx'} returns {width}-dimensional vectors, but its "
-                    f"config says {self._identity.dimension}. " + self._fix_hint()
-                )
-
+            session, tokenizer = self._open(threads)
+            self._pad_id = _prepare_tokenizer(tokenizer, self.max_length)
+            self._input_names, self._output_name = self._check_signature(session)
             self._tokenizer = tokenizer
-            self._input_names = input_names
-            self._output_name = output.name
             self._session = session  # last: a non-None session means "ready"
             log.info(
                 "loaded local embedding model %s from %s in %.2f s (%d threads)",
@@ -161,6 +129,50 @@ class LocalOnnxProvider(EmbeddingProvider):
                 time.perf_counter() - started,
                 threads,
             )
+
+    def _open(self, threads: int) -> tuple[Any, Any]:
+        """The inference session and the tokenizer, read from ``model_dir``."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        # Memory patterns are planned per input shape; with ever-changing sequence lengths
+        # they only cost memory: off, peak RSS at batch 32 x 256 tokens fell from ~660 MB
+        # to ~390 MB at the same speed.
+        options.enable_mem_pattern = False
+        options.log_severity_level = 3  # errors only: onnxruntime logs to stderr itself
+        try:
+            session = ort.InferenceSession(
+                str(self.model_dir / "model.onnx"),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
+            )
+            tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        except Exception as exc:  # corrupt or truncated files
+            raise EmbeddingError(
+                f"The local embedding model in {self.model_dir} could not be loaded ({exc}). " + self._fix_hint()
+            ) from exc
+        return session, tokenizer
+
+    def _check_signature(self, session: Any) -> tuple[frozenset[str], str]:
+        """The model's input names and the output to pool, after checking they are what ``embed`` feeds and reads."""
+        input_names = frozenset(i.name for i in session.get_inputs())
+        if not {"input_ids", "attention_mask"} <= input_names:
+            raise EmbeddingError(
+                f"{self.model_dir / 'model.onnx'} does not take input_ids and attention_mask "
+                f"(it takes {sorted(input_names)}). " + self._fix_hint()
+            )
+        outputs = session.get_outputs()
+        output = next((o for o in outputs if o.name == "last_hidden_state"), outputs[0])
+        width = output.shape[-1] if output.shape else None
+        if isinstance(width, int) and width != self._identity.dimension:
+            raise EmbeddingError(
+                f"{self.model_dir / 'model.onnx'} returns {width}-dimensional vectors, but its "
+                f"config says {self._identity.dimension}. " + self._fix_hint()
+            )
+        return input_names, str(output.name)
 
     def _fix_hint(self) -> str:
         if self._custom_dir:

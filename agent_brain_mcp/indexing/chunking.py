@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 
 from agent_brain_mcp.indexing import code_chunker, notebooks
+from agent_brain_mcp.indexing.grammars import CODE_LANGUAGES, Parsers
 from agent_brain_mcp.indexing.languages import MARKDOWN
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")  # closing #s need a space before them: "## C#"
@@ -41,8 +42,12 @@ def embedding_text(rel_path: str, chunk: Chunk) -> str:
     return f"{header}\n{chunk.text}"
 
 
-def chunk_text(text: str, language: str, limits: ChunkLimits) -> list[Chunk]:
-    """Chunks of ``text`` (newlines already normalised to ``\\n``)."""
+# The parsers of callers that bring none: grammars load once per process, parsers once per thread.
+_PARSERS = Parsers()
+
+
+def chunk_text(text: str, language: str, limits: ChunkLimits, parsers: Parsers | None = None) -> list[Chunk]:
+    """Chunks of ``text`` (newlines already normalised to ``\\n``); code is parsed with ``parsers``."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -52,22 +57,22 @@ def chunk_text(text: str, language: str, limits: ChunkLimits) -> list[Chunk]:
         return _chunk_markdown(lines, limits)
     if language == notebooks.NOTEBOOK:
         try:
-            return _chunk_notebook(notebooks.parse(text), limits)
+            return _chunk_notebook(notebooks.parse(text), limits, parsers)
         except notebooks.NotANotebook:
             pass  # not notebook JSON after all: read it as plain text
-    if language in code_chunker.CODE_LANGUAGES:
-        segments = code_chunker.segments(lines, language, limits)
-        if segments is not None:
-            return _from_segments(lines, segments, limits)
+    if language in CODE_LANGUAGES:
+        spans = code_chunker.spans(lines, language, limits.max_lines, limits.max_chars, parsers or _PARSERS)
+        if spans is not None:
+            return _from_spans(lines, spans, limits)
     return _windows(lines, 0, limits, None)
 
 
-def _chunk_notebook(notebook: notebooks.Notebook, limits: ChunkLimits) -> list[Chunk]:
+def _chunk_notebook(notebook: notebooks.Notebook, limits: ChunkLimits, parsers: Parsers | None) -> list[Chunk]:
     """Each cell chunked as its own language, relocated to the lines of the .ipynb that hold it."""
     chunks: list[Chunk] = []
     for cell in notebook.cells:
         language = notebooks.cell_language(notebook, cell)
-        for chunk in chunk_text("\n".join(cell.lines), language, limits):
+        for chunk in chunk_text("\n".join(cell.lines), language, limits, parsers):
             start, end = notebooks.relocate(chunk.start_line, chunk.end_line, cell)
             label = f"cell {cell.number}"
             symbol = f"{label} / {chunk.symbol}" if chunk.symbol else label
@@ -75,13 +80,13 @@ def _chunk_notebook(notebook: notebooks.Notebook, limits: ChunkLimits) -> list[C
     return chunks
 
 
-def _from_segments(lines: list[str], segments: list[code_chunker.Segment], limits: ChunkLimits) -> list[Chunk]:
+def _from_spans(lines: list[str], spans: list[code_chunker.Span], limits: ChunkLimits) -> list[Chunk]:
     chunks: list[Chunk] = []
-    for seg in segments:
-        if seg.whole:
-            chunks.append(Chunk("\n".join(lines[seg.start : seg.end + 1]), seg.start + 1, seg.end + 1, seg.symbol))
+    for span in spans:
+        if span.whole:
+            chunks.append(Chunk("\n".join(lines[span.start : span.end + 1]), span.start + 1, span.end + 1, span.symbol))
         else:
-            chunks.extend(_windows(lines[seg.start : seg.end + 1], seg.start, limits, seg.symbol))
+            chunks.extend(_windows(lines[span.start : span.end + 1], span.start, limits, span.symbol))
     return chunks
 
 

@@ -14,47 +14,38 @@ definition has the trail alone (``None`` at the top level).
 
 A tree with errors is still used: a definition whose own header does not parse loses its name (its
 body is still cut along), and a file that is mostly errors goes to the line windows whole
-(``segments`` gives ``None``). Parsers are made lazily, one per thread and language.
+(``spans`` gives ``None``). The grammars, and the parsers the caller holds, are in ``grammars``.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-if TYPE_CHECKING:
-    from tree_sitter import Language, Node, Parser, Tree
+from agent_brain_mcp.indexing.grammars import CODE_LANGUAGES, GRAMMARS, Grammar, Parsers
 
-    from agent_brain_mcp.indexing.chunking import ChunkLimits
+if TYPE_CHECKING:
+    from tree_sitter import Node, Tree
 
 log = logging.getLogger(__name__)
 
-_COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
 # Bodies that only group other members: their children are listed in their parent's place.
 _FLATTEN = frozenset({"enum_body_declarations", "preproc_else", "preproc_elif", "preproc_elifdef"})
 # Containers without a name of their own (header guards, extern "C" blocks): cut along their body.
 _TRANSPARENT = frozenset({"preproc_ifdef", "preproc_if", "linkage_specification"})
-_NAME_CHARS = 80
 _LIST_CHARS = 120  # the names of merged definitions, in a chunk's symbol
 _MAX_DEPTH = 40  # nested containers cut along their bodies; deeper ones go to line windows
 _MINIFIED_LINE_CHARS = 200  # a file with longer lines on average is not worth parsing
 # Bodies inside which a function is a method (the C++ grammar has no node type of its own for them).
 _CLASS_BODIES = frozenset({"field_declaration_list"})
-_FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function", "generator_function"})
-_CLASS_VALUES = frozenset({"class"})
 _JSX_HINT = re.compile(rb"</[A-Za-z>]|/>")  # a closing or self-closing JSX tag
-_DECLARATOR_LEAVES = frozenset(
-    {"identifier", "field_identifier", "qualified_identifier", "destructor_name", "operator_name", "template_function"}
-)
 
 
-class Segment(NamedTuple):
+class Span(NamedTuple):
     """0-based inclusive rows, trimmed of blank lines; ``whole``: one chunk, else cut into line windows."""
 
     start: int
@@ -102,33 +93,6 @@ def _error_outside(node: Node, body: Node | None) -> bool:
     return False
 
 
-def _text(node: Node | None, src: bytes) -> str:
-    """A node's source text on one line, cut short (names only: parameters and bodies are not read)."""
-    if node is None:
-        return ""
-    raw = src[node.start_byte : min(node.end_byte, node.start_byte + 4 * _NAME_CHARS)]
-    return " ".join(raw.decode("utf-8", "replace").split())[:_NAME_CHARS]
-
-
-def _field_text(node: Node, field: str, src: bytes) -> str:
-    return _text(node.child_by_field_name(field), src)
-
-
-def _declarator_name(node: Node, src: bytes) -> str:
-    """The name in a C/C++ declarator chain: ``*make(int n)`` -> ``make``."""
-    for _ in range(16):
-        if node.type in _DECLARATOR_LEAVES:
-            return _text(node, src)
-        inner = node.child_by_field_name("declarator")
-        if inner is None:
-            named = [c for c in node.named_children if c.type not in ("parameter_list", "type_qualifier")]
-            if not named:
-                return ""
-            inner = named[0]
-        node = inner
-    return ""
-
-
 # -- what a definition is called ------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Def:
@@ -137,303 +101,7 @@ class _Def:
     error: bool  # the definition's own header does not parse
 
 
-# A definition's (keyword, name, body) from its node, the default keyword and whether it sits in a
-# class-like body; ``None`` when the node is no definition after all (``const x = 1``).
-_Describer = Callable[["Node", bytes, str, bool], "tuple[str, str, Node | None] | None"]
-
-
-def _plain(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    return keyword, _field_text(node, "name", src), node.child_by_field_name("body")
-
-
-def _js_binding(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    """``const f = () => ...`` is a function, ``let C = class {...}`` a class; other bindings are not."""
-    declarators = [c for c in node.named_children if c.type == "variable_declarator"]
-    value = declarators[0].child_by_field_name("value") if len(declarators) == 1 else None
-    if value is None:
-        return None
-    name = _field_text(declarators[0], "name", src)
-    if value.type in _FUNCTION_VALUES:
-        return "function", name, None
-    if value.type in _CLASS_VALUES:
-        return "class", name, value.child_by_field_name("body")
-    return None
-
-
-def _c_function(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    declarator = node.child_by_field_name("declarator")
-    name = _declarator_name(declarator, src) if declarator is not None else ""
-    return "method" if in_class else keyword, name, node.child_by_field_name("body")
-
-
-def _c_type(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    body = node.child_by_field_name("body")
-    return None if body is None else (keyword, _field_text(node, "name", src), body)  # no body: a use of the type
-
-
-def _c_typedef(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    """``typedef struct {...} pair_t;`` is ``struct pair_t``; ``typedef int id_t;`` is no definition."""
-    spec = node.child_by_field_name("type")
-    body = spec.child_by_field_name("body") if spec is not None else None
-    if spec is None or body is None:
-        return None
-    return spec.type.removesuffix("_specifier"), _field_text(node, "declarator", src), body
-
-
-def _go_type(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    name, type_node = _field_text(node, "name", src), node.child_by_field_name("type")
-    if type_node is not None and type_node.type == "struct_type":
-        fields = next((c for c in type_node.named_children if c.type == "field_declaration_list"), None)
-        return "struct", name, fields
-    if type_node is not None and type_node.type == "interface_type":
-        return "interface", name, type_node
-    return keyword, name, None
-
-
-def _go_method(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    """``func (s *Store) Add(...)`` is ``func (*Store) Add``."""
-    name, receiver = _field_text(node, "name", src), node.child_by_field_name("receiver")
-    params = [c for c in receiver.named_children if c.type == "parameter_declaration"] if receiver else []
-    recv_type = _field_text(params[0], "type", src) if params else ""
-    return keyword, f"({recv_type}) {name}" if recv_type else name, node.child_by_field_name("body")
-
-
-def _rust_impl(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    trait, type_name = _field_text(node, "trait", src), _field_text(node, "type", src)
-    return keyword, f"{trait} for {type_name}" if trait else type_name, node.child_by_field_name("body")
-
-
-def _ruby_singleton_method(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    name = f"{_field_text(node, 'object', src)}.{_field_text(node, 'name', src)}"
-    return keyword, name, node.child_by_field_name("body")
-
-
-def _ruby_singleton_class(node: Node, src: bytes, keyword: str, in_class: bool) -> tuple[str, str, Node | None] | None:
-    return keyword, f"<< {_field_text(node, 'value', src)}", node.child_by_field_name("body")
-
-
-# -- the languages -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Grammar:
-    module: str
-    loader: str
-    defs: dict[str, str]  # node type -> keyword of its symbol
-    containers: frozenset[str]  # definitions whose body is cut further when they are too big
-    wrappers: frozenset[str] = frozenset()  # nodes around a definition (decorators, export, template)
-    leading: frozenset[str] = _COMMENTS  # nodes right above a definition that belong to it
-    describers: dict[str, _Describer] = field(default_factory=dict)  # node types not described by _plain
-
-
-_C_DEFS = {
-    "function_definition": "function",
-    "struct_specifier": "struct",
-    "union_specifier": "union",
-    "enum_specifier": "enum",
-    "type_definition": "typedef",
-    "preproc_function_def": "#define",
-}
-_JS_DEFS = {
-    "function_declaration": "function",
-    "generator_function_declaration": "function",
-    "class_declaration": "class",
-    "method_definition": "method",
-    "lexical_declaration": "const",  # only when it binds one function or class
-    "variable_declaration": "var",
-}
-_TS_DEFS = {
-    **_JS_DEFS,
-    "function_signature": "function",
-    "abstract_class_declaration": "class",
-    "abstract_method_signature": "method",
-    "interface_declaration": "interface",
-    "type_alias_declaration": "type",
-    "enum_declaration": "enum",
-    "internal_module": "namespace",
-    "module": "module",
-}
-_JS_DESCRIBERS: dict[str, _Describer] = {"lexical_declaration": _js_binding, "variable_declaration": _js_binding}
-_C_DESCRIBERS: dict[str, _Describer] = {
-    "function_definition": _c_function,
-    "struct_specifier": _c_type,
-    "union_specifier": _c_type,
-    "enum_specifier": _c_type,
-    "class_specifier": _c_type,
-    "type_definition": _c_typedef,
-}
-_JS_CONTAINERS = frozenset({"class_declaration", "lexical_declaration", "variable_declaration"})
-_TS_CONTAINERS = _JS_CONTAINERS | {
-    "abstract_class_declaration",
-    "interface_declaration",
-    "enum_declaration",
-    "internal_module",
-    "module",
-}
-_TS_WRAPPERS = frozenset({"export_statement", "ambient_declaration", "expression_statement"})
-
-_GRAMMARS: dict[str, _Grammar] = {
-    "python": _Grammar(
-        "tree_sitter_python",
-        "language",
-        {"function_definition": "def", "class_definition": "class"},
-        frozenset({"class_definition"}),
-        wrappers=frozenset({"decorated_definition"}),
-    ),
-    "javascript": _Grammar(
-        "tree_sitter_javascript",
-        "language",
-        _JS_DEFS,
-        _JS_CONTAINERS,
-        wrappers=frozenset({"export_statement"}),
-        leading=_COMMENTS | {"decorator"},
-        describers=_JS_DESCRIBERS,
-    ),
-    "typescript": _Grammar(
-        "tree_sitter_typescript",
-        "language_typescript",
-        _TS_DEFS,
-        _TS_CONTAINERS,
-        wrappers=_TS_WRAPPERS,
-        leading=_COMMENTS | {"decorator"},
-        describers=_JS_DESCRIBERS,
-    ),
-    "tsx": _Grammar(
-        "tree_sitter_typescript",
-        "language_tsx",
-        _TS_DEFS,
-        _TS_CONTAINERS,
-        wrappers=_TS_WRAPPERS,
-        leading=_COMMENTS | {"decorator"},
-        describers=_JS_DESCRIBERS,
-    ),
-    "go": _Grammar(
-        "tree_sitter_go",
-        "language",
-        {"function_declaration": "func", "method_declaration": "func", "type_spec": "type", "type_alias": "type"},
-        frozenset({"type_spec"}),
-        wrappers=frozenset({"type_declaration"}),
-        describers={"type_spec": _go_type, "method_declaration": _go_method},
-    ),
-    "rust": _Grammar(
-        "tree_sitter_rust",
-        "language",
-        {
-            "function_item": "fn",
-            "function_signature_item": "fn",
-            "struct_item": "struct",
-            "enum_item": "enum",
-            "union_item": "union",
-            "trait_item": "trait",
-            "impl_item": "impl",
-            "mod_item": "mod",
-            "macro_definition": "macro_rules!",
-            "type_item": "type",
-        },
-        frozenset({"struct_item", "enum_item", "union_item", "trait_item", "impl_item", "mod_item"}),
-        leading=_COMMENTS | {"attribute_item"},
-        describers={"impl_item": _rust_impl},
-    ),
-    "java": _Grammar(
-        "tree_sitter_java",
-        "language",
-        {
-            "class_declaration": "class",
-            "interface_declaration": "interface",
-            "enum_declaration": "enum",
-            "record_declaration": "record",
-            "annotation_type_declaration": "@interface",
-            "method_declaration": "method",
-            "constructor_declaration": "constructor",
-            "compact_constructor_declaration": "constructor",
-        },
-        frozenset(
-            {
-                "class_declaration",
-                "interface_declaration",
-                "enum_declaration",
-                "record_declaration",
-                "annotation_type_declaration",
-            }
-        ),
-    ),
-    "c": _Grammar(
-        "tree_sitter_c",
-        "language",
-        _C_DEFS,
-        frozenset({"struct_specifier", "union_specifier", "enum_specifier", "type_definition"}),
-        describers=_C_DESCRIBERS,
-    ),
-    "cpp": _Grammar(
-        "tree_sitter_cpp",
-        "language",
-        {**_C_DEFS, "class_specifier": "class", "namespace_definition": "namespace", "concept_definition": "concept"},
-        frozenset(
-            {
-                "struct_specifier",
-                "union_specifier",
-                "enum_specifier",
-                "type_definition",
-                "class_specifier",
-                "namespace_definition",
-            }
-        ),
-        wrappers=frozenset({"template_declaration"}),
-        describers=_C_DESCRIBERS,
-    ),
-    "ruby": _Grammar(
-        "tree_sitter_ruby",
-        "language",
-        {"method": "def", "singleton_method": "def", "class": "class", "module": "module", "singleton_class": "class"},
-        frozenset({"class", "module", "singleton_class"}),
-        describers={"singleton_method": _ruby_singleton_method, "singleton_class": _ruby_singleton_class},
-    ),
-}
-
-# The languages (as ``detect_language`` names them) that are cut along their syntax.
-CODE_LANGUAGES = frozenset(_GRAMMARS) - {"tsx"}
-
-# -- parsers: languages are shared, parsers are not thread-safe (one per thread and language) -----
-_languages: dict[str, Language] = {}
-_languages_lock = threading.Lock()
-_local = threading.local()
-_unavailable: set[str] = set()
-
-
-def _language(name: str) -> Language | None:
-    lang = _languages.get(name)
-    if lang is not None or name in _unavailable:
-        return lang
-    with _languages_lock:
-        if name in _languages:
-            return _languages[name]
-        try:
-            from tree_sitter import Language
-
-            grammar = _GRAMMARS[name]
-            lang = Language(getattr(importlib.import_module(grammar.module), grammar.loader)())
-        except Exception as exc:  # noqa: BLE001 - a missing or incompatible grammar means line windows
-            log.warning("no tree-sitter grammar for %s, using line windows: %s", name, exc)
-            _unavailable.add(name)
-            return None
-        _languages[name] = lang
-        return lang
-
-
-def _parser(name: str) -> Parser | None:
-    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
-    if parsers is None:
-        parsers = _local.parsers = {}
-    parser = parsers.get(name)
-    if parser is None:
-        lang = _language(name)
-        if lang is None:
-            return None
-        from tree_sitter import Parser
-
-        parser = parsers[name] = Parser(lang)
-    return parser
-
-
-def _parse(source: bytes, language: str) -> tuple[Tree, str] | None:
+def _parse(source: bytes, language: str, parsers: Parsers) -> tuple[Tree, str] | None:
     """The tree and the grammar used.
 
     The file name is not known here, so TypeScript may be TSX: text with a closing JSX tag is parsed
@@ -445,7 +113,7 @@ def _parse(source: bytes, language: str) -> tuple[Tree, str] | None:
         names = ["tsx", "typescript"]
     best: tuple[Tree, str] | None = None
     for name in names:
-        parser = _parser(name)
+        parser = parsers.parser(name)
         if parser is None:
             continue
         # No time limit: the parse callbacks that would allow one crash some py-tree-sitter 0.25
@@ -459,7 +127,7 @@ def _parse(source: bytes, language: str) -> tuple[Tree, str] | None:
 
 
 # -- definitions ---------------------------------------------------------------------------------
-def _describe(node: Node, src: bytes, grammar: _Grammar, in_class: bool) -> _Def | None:
+def _describe(node: Node, src: bytes, grammar: Grammar, in_class: bool) -> _Def | None:
     """The definition ``node`` is (or wraps), or ``None`` for a plain statement."""
     if node.type in grammar.wrappers:
         inner = _unwrap(node, src, grammar, in_class)
@@ -467,10 +135,7 @@ def _describe(node: Node, src: bytes, grammar: _Grammar, in_class: bool) -> _Def
             return None
         found, described = inner
         return _Def(described.label, described.body, described.error or _error_outside(node, found))
-    keyword = grammar.defs.get(node.type)
-    if keyword is None:
-        return None
-    found_def = grammar.describers.get(node.type, _plain)(node, src, keyword, in_class)
+    found_def = grammar.describe(node, src, in_class)
     if found_def is None:
         return None
     keyword, name, body = found_def
@@ -478,7 +143,7 @@ def _describe(node: Node, src: bytes, grammar: _Grammar, in_class: bool) -> _Def
     return _Def(label, body if node.type in grammar.containers else None, _error_outside(node, body))
 
 
-def _unwrap(node: Node, src: bytes, grammar: _Grammar, in_class: bool) -> tuple[Node, _Def] | None:
+def _unwrap(node: Node, src: bytes, grammar: Grammar, in_class: bool) -> tuple[Node, _Def] | None:
     if node.type == "type_declaration":  # Go: type ( A int; B struct{...} ) is a group, not one type
         specs = [c for c in node.named_children if c.type in ("type_spec", "type_alias")]
         if len(specs) != 1:
@@ -502,7 +167,7 @@ def _listed(labels: list[str]) -> str:
     return shown
 
 
-# -- units and segments ---------------------------------------------------------------------------
+# -- units and spans ------------------------------------------------------------------------------
 @dataclass
 class _Unit:
     start: int  # rows, 0-based inclusive: first the unit's own, then its share of the partition
@@ -513,13 +178,30 @@ class _Unit:
     own_end: int = -1
 
 
+def _fold_shared_rows(units: list[_Unit]) -> list[_Unit]:
+    """Units that share a row with the one before merged into it (a merge of definitions has no
+    label or body of its own); each unit's own rows recorded."""
+    folded: list[_Unit] = []
+    for unit in units:
+        if folded and unit.start <= folded[-1].end:
+            prev = folded[-1]
+            prev.end = max(prev.end, unit.end)
+            if unit.label is not None or unit.body is not None:
+                prev.label, prev.body = None, None
+            continue
+        folded.append(unit)
+    for unit in folded:
+        unit.own_start, unit.own_end = unit.start, unit.end
+    return folded
+
+
 class _Cutter:
-    def __init__(self, lines: Sequence[str], src: bytes, grammar: _Grammar, limits: ChunkLimits) -> None:
+    def __init__(self, lines: Sequence[str], src: bytes, grammar: Grammar, max_lines: int, max_chars: int) -> None:
         self.src = src
         self.grammar = grammar
-        self.max_lines = limits.max_lines
-        self.max_chars = limits.max_chars
-        self.small = limits.max_chars // 4
+        self.max_lines = max_lines
+        self.max_chars = max_chars
+        self.small = max_chars // 4
         n = len(lines)
         self.offsets = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
         # The first non-blank row at or after i, the last at or before i: trimming in O(1).
@@ -585,18 +267,7 @@ class _Cutter:
             leading.clear()
             units.append(_Unit(start, end, label, body))
         units.extend(leading)
-        folded: list[_Unit] = []
-        for unit in units:
-            if folded and unit.start <= folded[-1].end:  # shares a row with the unit before: one unit
-                prev = folded[-1]
-                prev.end = max(prev.end, unit.end)
-                if unit.label is not None or unit.body is not None:
-                    prev.label, prev.body = None, None
-                continue
-            folded.append(unit)
-        for unit in folded:
-            unit.own_start, unit.own_end = unit.start, unit.end
-        return folded
+        return _fold_shared_rows(units)
 
     def partition(self, start: int, end: int, units: list[_Unit]) -> list[_Unit]:
         """Stretch the units over rows ``start..end``: each runs to the next, the first from ``start``.
@@ -618,26 +289,26 @@ class _Cutter:
 
     def cut(
         self, start: int, end: int, members: Iterator[Node], path: tuple[str, ...], in_class: bool, depth: int
-    ) -> list[Segment]:
-        """Segments covering rows ``start..end``, cut along ``members`` (nodes inside those rows)."""
+    ) -> list[Span]:
+        """Spans covering rows ``start..end``, cut along ``members`` (nodes inside those rows)."""
         units = self.units(members, in_class)
         enclosing = " / ".join(path) or None
         if not units:
             return self.leaf(start, end, enclosing)
-        segments: list[Segment] = []
+        spans: list[Span] = []
         group: list[_Unit] = []
 
         def flush() -> None:
             if group:
                 labels = [u.label for u in group if u.label is not None]
                 symbol = " / ".join((*path, _listed(labels))) if labels else enclosing
-                segments.extend(self.leaf(group[0].start, group[-1].end, symbol))
+                spans.extend(self.leaf(group[0].start, group[-1].end, symbol))
                 group.clear()
 
         for unit in self.partition(start, end, units):
             if not self.fits(unit.start, unit.end):
                 flush()
-                segments.extend(self.split(unit, path, depth))
+                spans.extend(self.split(unit, path, depth))
                 continue
             if group and self.joins(group, unit):
                 group.append(unit)
@@ -645,7 +316,7 @@ class _Cutter:
             flush()
             group.append(unit)
         flush()
-        return segments
+        return spans
 
     def joins(self, group: list[_Unit], unit: _Unit) -> bool:
         """Small neighbours travel together, as far as the limits allow."""
@@ -654,7 +325,7 @@ class _Cutter:
             return False
         return self.size(start, end) <= self.small or self.size(unit.start, unit.end) <= self.small
 
-    def split(self, unit: _Unit, path: tuple[str, ...], depth: int) -> list[Segment]:
+    def split(self, unit: _Unit, path: tuple[str, ...], depth: int) -> list[Span]:
         """A unit too big for the limits: cut along its body, else into line windows."""
         inner_path = (*path, unit.label) if unit.label is not None else path
         if unit.body is None or depth >= _MAX_DEPTH:
@@ -662,29 +333,33 @@ class _Cutter:
         in_class = unit.body.type in _CLASS_BODIES
         return self.cut(unit.start, unit.end, self.members(unit.body), inner_path, in_class, depth + 1)
 
-    def leaf(self, start: int, end: int, symbol: str | None) -> list[Segment]:
+    def leaf(self, start: int, end: int, symbol: str | None) -> list[Span]:
         start, end = self.trim(start, end)
         if end < start:
             return []
-        return [Segment(start, end, symbol, self.fits(start, end))]
+        return [Span(start, end, symbol, self.fits(start, end))]
 
 
-def segments(lines: Sequence[str], language: str, limits: ChunkLimits) -> list[Segment] | None:
-    """How to cut ``lines`` (a file of a language in ``CODE_LANGUAGES``); ``None``: use line windows."""
+def spans(lines: Sequence[str], language: str, max_lines: int, max_chars: int, parsers: Parsers) -> list[Span] | None:
+    """How to cut ``lines`` (a file of a language in ``CODE_LANGUAGES``); ``None``: use line windows.
+
+    A span of at most ``max_lines`` lines and ``max_chars`` characters is one chunk (``whole``); a
+    longer one is left to the line windows, with its symbol.
+    """
     if language not in CODE_LANGUAGES or not lines:
         return None
     source = "\n".join(lines).encode("utf-8", "replace")
     if len(source) > _MINIFIED_LINE_CHARS * len(lines):
         return None  # minified or generated: no structure to follow
     try:
-        parsed = _parse(source, language)
+        parsed = _parse(source, language, parsers)
         if parsed is None:
             return None
         tree, name = parsed
         root = tree.root_node
         if root.has_error and _error_rows(root) * 2 > len(lines):
             return None  # mostly errors: the tree is no guide
-        cutter = _Cutter(lines, source, _GRAMMARS[name], limits)
+        cutter = _Cutter(lines, source, GRAMMARS[name], max_lines, max_chars)
         return cutter.cut(0, len(lines) - 1, cutter.members(root), (), False, 0)
     except Exception:  # never lose a file to the parser: line windows always work
         log.warning("cutting a %s file along its syntax failed; using line windows", language, exc_info=True)

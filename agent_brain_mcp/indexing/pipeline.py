@@ -199,7 +199,7 @@ class Indexer:
         stats = {s.root: s for s in await self._backend.stats()}.get(run.root)
         seconds = round(time.perf_counter() - started, 3)
         await _report(progress, len(candidates), len(candidates), "done")
-        return _result(run, scope, len(gone), chunks_removed, stats, seconds)
+        return _index_result(run, scope, len(gone), chunks_removed, stats, seconds)
 
     async def _vectors_for(self, run: _Run, texts: list[str]) -> list[list[float]]:
         """Vectors for ``texts``: the vector store's where it has them, the model's for the rest
@@ -376,7 +376,9 @@ async def _report(progress: ProgressFn | None, done: float, total: float | None,
         log.debug("progress notification failed: %s", exc)
 
 
-def _result(run: _Run, scope: str, removed: int, chunks_removed: int, stats: object, seconds: float) -> IndexResult:
+def _index_result(
+    run: _Run, scope: str, removed: int, chunks_removed: int, stats: object, seconds: float
+) -> IndexResult:
     reasons = Counter(_reason_key(reason) for _, reason in run.report.skipped)
     total_files = getattr(stats, "files", 0)
     total_chunks = getattr(stats, "chunks", 0)

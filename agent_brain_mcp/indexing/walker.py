@@ -118,17 +118,13 @@ class Walker:
         if self._accept_file(rel, path.name, st, report):
             yield Candidate(rel, path, st.st_size, st.st_mtime_ns)
 
-    def _ignored(self, rel: str, is_dir: bool, specs: list[_Spec], names: bool = True) -> bool:
-        probe = rel + "/" if is_dir else rel
-        if names and (self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe))):
-            return True
-        # Deeper .gitignore files win; within one file the last matching rule wins.
-        for base, spec in reversed(specs):
-            sub = probe[len(base) :] if base else probe
-            verdict = spec.check_file(sub).include
-            if verdict is not None:
-                return verdict
-        return False
+    def _ignored(self, rel: str, is_dir: bool, specs: list[_Spec]) -> bool:
+        probe = _probe(rel, is_dir)
+        return self._excluded_name(probe) or _gitignored(probe, specs)
+
+    def _excluded_name(self, probe: str) -> bool:
+        """Whether the defaults or the configured excludes leave out ``probe`` (a folder ends in ``/``)."""
+        return bool(self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe)))
 
     def _open_folder(
         self, root: Path, path: str, rel_dir: str, specs: list[_Spec], report: WalkReport
@@ -241,7 +237,7 @@ class Walker:
             spec = cache[folder]
             if spec is not None:
                 specs.append(("/".join(parts[:depth]) + "/" if depth else "", spec))
-            if self._ignored("/".join(parts[: depth + 1]), is_dir or depth < len(parts) - 1, specs, names=False):
+            if _gitignored(_probe("/".join(parts[: depth + 1]), is_dir or depth < len(parts) - 1), specs):
                 return True
             folder = folder / part
         return False
@@ -257,12 +253,10 @@ class Walker:
             return True
         if not parts:
             return True
-        for depth in range(len(parts)):
-            folder = is_dir or depth < len(parts) - 1
-            probe = "/".join(parts[: depth + 1]) + ("/" if folder else "")
-            if self._defaults.match_file(probe) or (self._exclude and self._exclude.match_file(probe)):
-                return True
-        return False
+        return any(
+            self._excluded_name(_probe("/".join(parts[: depth + 1]), is_dir or depth < len(parts) - 1))
+            for depth in range(len(parts))
+        )
 
     def _accept_file(self, rel: str, name: str, st: os.stat_result, report: WalkReport) -> bool:
         if Path(name).suffix.lower() in BINARY_SUFFIXES:
@@ -272,6 +266,21 @@ class Walker:
             report.skip(rel, f"too large ({st.st_size} bytes > indexing.max_file_bytes={self._max_bytes})")
             return False
         return True
+
+
+def _probe(rel: str, is_dir: bool) -> str:
+    """The path as ignore rules see it: a folder ends in ``/``."""
+    return rel + "/" if is_dir else rel
+
+
+def _gitignored(probe: str, specs: list[_Spec]) -> bool:
+    """The verdict of the ``.gitignore`` files: deeper files win; within one, the last matching rule."""
+    for base, spec in reversed(specs):
+        sub = probe[len(base) :] if base else probe
+        verdict = spec.check_file(sub).include
+        if verdict is not None:
+            return verdict
+    return False
 
 
 def _is_plain_ignore_file(entry: os.DirEntry[str], rel_dir: str, report: WalkReport) -> bool:

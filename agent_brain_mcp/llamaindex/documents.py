@@ -76,18 +76,9 @@ async def add_documents(service: RetrievalService, name: str, documents: Sequenc
         documents, ChunkLimits(settings.chunk_lines, settings.chunk_overlap_lines, settings.chunk_chars)
     )
     empty = [record.rel_path for record, chunks in prepared if not chunks]
-    written = unchanged = 0
+    written = 0
     async with service.writing():
-        known = await service.backend.file_records(root)
-        todo = []
-        replaced = 0
-        for record, chunks in prepared:
-            old = known.get(record.rel_path)
-            if old is not None and old.sha256 == record.sha256:
-                unchanged += 1
-            elif chunks:
-                todo.append((record, chunks))
-                replaced += old.chunk_count if old is not None else 0
+        todo, unchanged, replaced = _changes(prepared, await service.backend.file_records(root))
         batch_chunks = max(service.embedder.batch_size * 4, 64)
         for batch in _batches(todo, batch_chunks):
             written += await _write(service, root, batch)
@@ -115,6 +106,23 @@ async def add_documents(service: RetrievalService, name: str, documents: Sequenc
             f"in {seconds:.1f}s. {root} now holds {total_files} documents / {total_chunks} chunks."
         ),
     )
+
+
+def _changes(
+    prepared: list[tuple[FileRecord, list[Chunk]]], known: dict[str, FileRecord]
+) -> tuple[list[tuple[FileRecord, list[Chunk]]], int, int]:
+    """The documents to write (new or changed, not empty), how many are unchanged, and how many
+    stored chunks the changed ones replace."""
+    todo: list[tuple[FileRecord, list[Chunk]]] = []
+    unchanged = replaced = 0
+    for record, chunks in prepared:
+        old = known.get(record.rel_path)
+        if old is not None and old.sha256 == record.sha256:
+            unchanged += 1
+        elif chunks:
+            todo.append((record, chunks))
+            replaced += old.chunk_count if old is not None else 0
+    return todo, unchanged, replaced
 
 
 def _batches(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from support import child_env, generate_modules, server_command, write_config
+from support import child_env, generate_modules, server_command, tool_job_when, write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -81,12 +81,6 @@ async def test_burst_of_concurrent_searches_during_background_reindex(
         )
 
         # The job finishes cleanly and the index is whole again.
-        deadline = time.monotonic() + 60
-        while True:
-            status = (await session.call_tool("index_status", {})).structured_content
-            job = _job(status, job_id)
-            if job["state"] != "running" or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        job = await tool_job_when(session, job_id)
         assert job["state"] == "done", job
         assert job["result"]["files_indexed"] == 8 + GENERATED_FILES

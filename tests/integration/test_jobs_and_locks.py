@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from support import make_settings, open_service, write_tree
+from support import job_when, make_settings, open_service, tool_job_when, write_tree
 
 from agent_brain_mcp import service as service_module
 from agent_brain_mcp.config import Settings
@@ -59,16 +59,6 @@ def make(backend_name: str, tmp_path: Path, big_project: Path, request: pytest.F
     return build
 
 
-async def _wait_for(svc: RetrievalService, job_id: str, pred: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = next(j for j in svc.jobs() if j.id == job_id)
-        if pred(job):
-            return job
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"job {job_id} never got there: {job}")
-
-
 async def _manifest(svc: RetrievalService, root: str) -> dict[str, tuple[str, int]]:
     return {k: (r.sha256, r.chunk_count) for k, r in (await svc.backend.file_records(root)).items()}
 
@@ -78,7 +68,7 @@ async def test_a_background_job_completes_and_status_shows_it(make: Any, big_pro
         started = await svc.index_path(".", background=True)
         assert started.status == "started" and started.job_id and started.files_indexed == 0
         assert started.root == big_project.as_posix() and started.job_id in started.summary
-        job = await _wait_for(svc, started.job_id, lambda j: j.state != "running")
+        job = await job_when(svc, started.job_id)
         status = await svc.status()
     assert job.state == "done", job.error
     assert status.jobs[0].id == started.job_id and status.jobs[0].state == "done"
@@ -95,7 +85,7 @@ async def test_a_cancelled_job_leaves_a_consistent_index_that_a_later_run_comple
     async with open_service(make()) as svc:
         started = await svc.index_path(".", background=True)
         assert started.job_id
-        await _wait_for(svc, started.job_id, lambda j: j.chunks > 0)
+        await job_when(svc, started.job_id, lambda j: j.chunks > 0)
         cancelled = await svc.cancel_indexing()
         assert cancelled.id == started.job_id and cancelled.state == "cancelled"
         assert cancelled.finished is not None and cancelled.eta_seconds is None
@@ -136,7 +126,7 @@ async def test_search_works_while_a_background_job_runs(make: Any) -> None:
     async with open_service(make()) as svc:
         started = await svc.index_path(".", background=True)
         assert started.job_id
-        await _wait_for(svc, started.job_id, lambda j: j.chunks > 0)
+        await job_when(svc, started.job_id, lambda j: j.chunks > 0)
         running_during_search = svc.jobs()[0].state == "running"
         hits = await asyncio.wait_for(svc.hybrid_search("function_3 return x plus 3", top_k=3), 10)
         vector = await asyncio.wait_for(svc.search("return x plus", top_k=3), 10)
@@ -214,7 +204,7 @@ async def test_another_process_holding_the_index_makes_indexing_wait_then_fail_c
         # a background job fails the same way, and says so in index_status
         started = await svc.index_path(".", background=True)
         assert started.job_id
-        job = await _wait_for(svc, started.job_id, lambda j: j.state != "running")
+        job = await job_when(svc, started.job_id)
         assert job.state == "failed" and job.error and "Another process is indexing" in job.error
 
         release()
@@ -312,12 +302,8 @@ async def test_background_jobs_and_cancel_over_mcp(make: Any, backend_name: str)
 
         again = await client.call_tool("index_path", {"path": ".", "background": True})
         second = again.structured_content["job_id"]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            jobs = (await client.call_tool("index_status", {})).structured_content["jobs"]
-            if jobs[0]["state"] != "running":
-                break
-            await asyncio.sleep(0.05)
+        await tool_job_when(client, second)
+        jobs = (await client.call_tool("index_status", {})).structured_content["jobs"]
         assert [j["id"] for j in jobs] == [second, job_id]
         assert jobs[0]["state"] == "done" and jobs[0]["result"]["total_files"] == BIG_FILES
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import memory_backend
 import pytest
-from support import eventually, make_settings, open_service
+from support import eventually, job_when, make_settings, open_service
 
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.embeddings.hashing import HashingProvider
@@ -621,13 +621,9 @@ async def test_index_path_never_fails_busy_because_of_the_watcher(settings: Sett
         # Calls made while the watcher may be indexing that burst: they queue, they never fail.
         results = [await svc.index_path(str(sample_project)) for _ in range(3)]
         job = await svc.index_path(str(sample_project), background=True)
-        await eventually(lambda: _job_done(svc, job.job_id), 30)
+        await job_when(svc, job.job_id, lambda j: j.state == "done", 30)
     assert all(r.status == "done" for r in results)
     assert results[-1].total_files == 8 + 50
-
-
-async def _job_done(svc: Any, job_id: str | None) -> bool:
-    return any(j.id == job_id and j.state == "done" for j in svc.jobs())
 
 
 # -- never embed the same text twice: the vector store (issue 13) -------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from agent_brain_mcp.indexing import code_chunker
 from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text
+from agent_brain_mcp.indexing.grammars import Parsers
 
 LIMITS = ChunkLimits(max_lines=20, overlap_lines=3, max_chars=500)
 
@@ -749,7 +750,7 @@ def test_a_local_syntax_error_leaves_the_other_definitions_their_symbols() -> No
 
 
 def test_without_a_parser_code_falls_back_to_line_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(code_chunker, "_parser", lambda name: None)
+    monkeypatch.setattr(Parsers, "parser", lambda self, name: None)
     assert chunk_text(PYTHON_SAMPLE, "python", LIMITS) == _line_windows(PYTHON_SAMPLE, LIMITS)
 
 
@@ -758,13 +759,13 @@ def test_typescript_is_parsed_with_the_grammar_it_looks_like_first(
     name: str, grammars: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[str] = []
-    real = code_chunker._parser
+    real = Parsers.parser
 
-    def recording(grammar: str) -> object:
+    def recording(self: Parsers, grammar: str) -> object:
         asked.append(grammar)
-        return real(grammar)
+        return real(self, grammar)
 
-    monkeypatch.setattr(code_chunker, "_parser", recording)
+    monkeypatch.setattr(Parsers, "parser", recording)
     chunk_text(SAMPLES[name][1], "typescript", LIMITS)
     assert asked == grammars  # parsing JSX with the TypeScript grammar first costs ten times as long
 
@@ -781,7 +782,7 @@ def test_languages_without_a_grammar_are_cut_into_line_windows(language: str) ->
 
 
 def test_a_minified_file_is_not_parsed_but_cut_into_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_parse(source: bytes, language: str) -> None:
+    def no_parse(source: bytes, language: str, parsers: Parsers) -> None:
         raise AssertionError("a minified file was parsed")
 
     monkeypatch.setattr(code_chunker, "_parse", no_parse)
@@ -797,11 +798,12 @@ def test_a_minified_file_is_not_parsed_but_cut_into_pieces(monkeypatch: pytest.M
 def test_each_thread_gets_its_own_parser_and_keeps_it() -> None:
     barrier = threading.Barrier(2)
     parsers: list[object] = []
+    shared = Parsers()
 
     def grab() -> None:
-        first = code_chunker._parser("python")
+        first = shared.parser("python")
         barrier.wait()  # both threads alive at once: thread-local storage cannot be reused
-        assert code_chunker._parser("python") is first
+        assert shared.parser("python") is first
         parsers.append(first)
 
     threads = [threading.Thread(target=grab) for _ in range(2)]

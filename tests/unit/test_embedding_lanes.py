@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import anyio
 import pytest
+from support import eventually
 
 from agent_brain_mcp.embeddings.base import EmbeddingIdentity, EmbeddingProvider
 
@@ -73,20 +74,32 @@ async def test_a_failing_batch_fails_every_query_in_it_and_the_next_ones_work() 
 async def test_a_cancelled_query_does_not_strand_the_queries_batched_with_it() -> None:
     provider = Gated()
     original = provider._embed
+    started = [threading.Event(), threading.Event()]  # the first batch, then any later one, is embedding
+    release = [threading.Event(), threading.Event()]
 
-    def slow(texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
-        threading.Event().wait(0.2)
+    def gated(texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
+        later = started[0].is_set()
+        started[later].set()
+        release[later].wait(10)
         return original(texts, is_query=is_query)
 
-    provider._embed = slow  # type: ignore[method-assign]
+    provider._embed = gated  # type: ignore[method-assign]
     blocker = asyncio.create_task(provider.aembed_query("blocker"))
-    await asyncio.sleep(0.05)  # "blocker" owns the lane; the next ones queue up behind it
+    await asyncio.to_thread(started[0].wait, 5)  # "blocker" owns the lane; the next ones queue up behind it
     first = asyncio.create_task(provider.aembed_query("first"))
     others = [asyncio.create_task(provider.aembed_query(f"other{i}")) for i in range(3)]
+    await eventually(lambda: _queued(provider, 4), timeout=5)
+    release[0].set()
     await blocker
-    await asyncio.sleep(0.05)  # "first" now owns the lane, embedding itself and the others
+    await asyncio.to_thread(started[1].wait, 5)  # "first" now owns the lane, embedding itself and the others
     assert provider.query_batches == [["blocker"]]
     first.cancel()
+    release[1].set()
     with anyio.fail_after(5):
         assert await asyncio.gather(*others) == [[6.0, 1.0]] * 3
     assert first.cancelled()
+
+
+async def _queued(provider: EmbeddingProvider, count: int) -> bool | None:
+    """Whether ``count`` queries wait for the lane."""
+    return len(provider._pending_queries) == count or None

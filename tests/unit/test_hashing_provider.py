@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from agent_brain_mcp.embeddings.hashing import HashingProvider, tokenize
+from agent_brain_mcp.embeddings.hashing import HashingProvider, hashed_words
 
 
 def _cos(a: list[float], b: list[float]) -> float:
@@ -48,10 +48,10 @@ def test_the_same_text_always_gets_the_same_vector_even_in_another_process() -> 
 
 
 def test_snake_case_and_camel_case_identifiers_are_split_into_words() -> None:
-    assert tokenize("get_user_name") == ["get", "user", "name", "getusername"]
-    assert tokenize("getUserName") == ["get", "user", "name", "getusername"]
-    assert tokenize("HTTPServerError") == ["http", "server", "error", "httpservererror"]
-    assert tokenize("Hello, World!") == ["hello", "world"]
+    assert hashed_words("get_user_name") == ["get", "user", "name", "getusername"]
+    assert hashed_words("getUserName") == ["get", "user", "name", "getusername"]
+    assert hashed_words("HTTPServerError") == ["http", "server", "error", "httpservererror"]
+    assert hashed_words("Hello, World!") == ["hello", "world"]
 
 
 def test_texts_sharing_words_are_more_similar_than_unrelated_texts() -> None:

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import re
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent_brain_mcp import query_terms
 from agent_brain_mcp.query_terms import (
     MAX_QUERY_CHARS,
     MAX_WINDOWS,
@@ -65,3 +72,22 @@ def test_a_long_query_is_embedded_in_windows_spread_over_all_of_it() -> None:
 
 def test_queries_are_bounded() -> None:
     assert len(analyse("x" * (MAX_QUERY_CHARS + 50)).text) == MAX_QUERY_CHARS
+
+
+# The patterns as first written: correct, but they try every start inside a run (quadratic time).
+_EVERY_START_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
+_EVERY_START_PATH = re.compile(r"(?:[\w.-]+/)*[\w.-]+\.[A-Za-z]{1,5}\b")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab_Z19./-( #", max_size=40))
+def test_calls_and_paths_are_found_as_if_every_start_were_tried(text: str) -> None:
+    assert [m.group(1) for m in query_terms._CALL.finditer(text)] == _EVERY_START_CALL.findall(text)
+    assert [m.group(0) for m in query_terms._PATH.finditer(text)] == _EVERY_START_PATH.findall(text)
+
+
+def test_a_query_of_one_20_kb_run_of_path_characters_is_analysed_at_once() -> None:
+    for run in ("x" * MAX_QUERY_CHARS, "a/" * (MAX_QUERY_CHARS // 2), "x1(" * (MAX_QUERY_CHARS // 3)):
+        started = time.perf_counter()
+        analyse(run)
+        assert time.perf_counter() - started < 5  # minutes when every start inside the run was tried

@@ -24,7 +24,7 @@ def _hit(path: str = "src/app.py", text: str = 'print("hi")\n', root: str = "/re
     return SearchHit.model_validate(fields | kw)
 
 
-def _result(*hits: SearchHit, truncated: bool = False) -> SearchResult:
+def _search_result(*hits: SearchHit, truncated: bool = False) -> SearchResult:
     return SearchResult(query="q", mode="hybrid", hits=list(hits), chunks_in_index=120, truncated=truncated)
 
 
@@ -38,7 +38,7 @@ def test_a_fence_is_longer_than_any_backtick_run_in_the_text() -> None:
 
 def test_each_hit_has_one_header_line_then_its_code_unescaped() -> None:
     code = 'def main():\n    print("tab\\t and \\n stay as written")'
-    text = render_search(_result(_hit(text=code)))
+    text = render_search(_search_result(_hit(text=code)))
     lines = text.split("\n")
     assert lines[0] == "hybrid search: 1 hit of 120 indexed chunks, paths relative to /repo."
     assert "src/app.py:3-4  def main  (vector #1, keyword #4)" in lines
@@ -47,31 +47,31 @@ def test_each_hit_has_one_header_line_then_its_code_unescaped() -> None:
 
 
 def test_the_root_is_said_once_for_one_root_and_hits_carry_it_for_several() -> None:
-    one = render_search(_result(_hit(), _hit(path="src/b.py")))
+    one = render_search(_search_result(_hit(), _hit(path="src/b.py")))
     assert one.count("/repo") == 1
-    two = render_search(_result(_hit(), _hit(path="lib/c.py", root="/other")))
+    two = render_search(_search_result(_hit(), _hit(path="lib/c.py", root="/other")))
     assert "relative to" not in two.split("\n")[0]
     assert "\n/repo/src/app.py:3-4  " in two and "\n/other/lib/c.py:3-4  " in two
 
 
 def test_a_hit_found_by_one_side_names_only_that_side_and_no_symbol_means_no_gap() -> None:
-    text = render_search(_result(_hit(vector_rank=None, keyword_rank=2, symbol=None, start_line=7, end_line=7)))
+    text = render_search(_search_result(_hit(vector_rank=None, keyword_rank=2, symbol=None, start_line=7, end_line=7)))
     assert "\nsrc/app.py:7  (keyword #2)\n" in text
 
 
 def test_semantic_hits_carry_their_similarity_which_their_rank_alone_does_not_say() -> None:
-    result = _result(_hit(vector_rank=1, keyword_rank=None, score=0.6123)).model_copy(update={"mode": "vector"})
+    result = _search_result(_hit(vector_rank=1, keyword_rank=None, score=0.6123)).model_copy(update={"mode": "vector"})
     assert "\nsrc/app.py:3-4  def main  (vector #1, score 0.612)\n" in render_search(result)
 
 
 def test_truncation_and_no_hits_are_said_in_the_first_lines() -> None:
-    assert "Truncated by max_chars" in render_search(_result(_hit(), truncated=True)).split("\n")[0]
-    empty = render_search(_result())
+    assert "Truncated by max_chars" in render_search(_search_result(_hit(), truncated=True)).split("\n")[0]
+    empty = render_search(_search_result())
     assert empty.startswith("hybrid search: 0 hits of 120 indexed chunks.\n\nNo hits")
 
 
 def test_the_tool_result_carries_the_model_as_structured_content_unchanged() -> None:
-    result = _result(_hit())
+    result = _search_result(_hit())
     call = tool_result(result, render_search(result))
     assert call.structured_content == json.loads(result.model_dump_json())
     assert call.content[0].type == "text" and call.content[0].text == render_search(result)
