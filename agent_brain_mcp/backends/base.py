@@ -29,7 +29,10 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """A chunk ready to store: ``text`` is shown to users, ``search_text`` is what was embedded."""
+    """A chunk ready to store: ``text`` is shown to users, ``search_text`` is what is embedded.
+
+    ``embedding`` None: the vector is pending (the chunk is searchable by keyword until it comes).
+    """
 
     id: str
     rel_path: str
@@ -40,7 +43,18 @@ class ChunkRecord:
     symbol: str | None
     text: str
     search_text: str
-    embedding: Sequence[float]
+    embedding: Sequence[float] | None
+
+
+@dataclass(frozen=True)
+class PendingVector:
+    """A stored chunk whose vector is pending: what the pipeline needs to embed it (and check it)."""
+
+    id: str
+    root: str
+    rel_path: str
+    symbol: str | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,7 @@ class RootStats:
     files: int
     chunks: int
     last_indexed: str | None
+    vectors_pending: int = 0  # chunks searchable by keyword whose vector is not stored yet
 
 
 @dataclass
@@ -162,6 +177,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
         """Replace each file's chunks with the new ones and record the file."""
+
+    @abc.abstractmethod
+    async def pending_vectors(self, limit: int) -> list[PendingVector]:
+        """Up to ``limit`` chunks (of every root) whose vector is pending, oldest write first."""
+
+    @abc.abstractmethod
+    async def fill_vectors(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        """Store the vectors of pending chunks; a chunk rewritten or removed since it was read is
+        left alone (its new text has its own pending vector). Returns the vectors stored."""
 
     @abc.abstractmethod
     async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:

@@ -22,6 +22,7 @@ from agent_brain_mcp.backends.base import (
     BackendInfo,
     FileRecord,
     FileWrite,
+    PendingVector,
     RootStats,
     ScoredChunk,
     SearchFilters,
@@ -221,7 +222,10 @@ def _pg_tokens(text: str) -> list[str]:
     return [t.replace("_", "") for t in tokenize(text) if t.replace("_", "")]
 
 
-def _vec(values: Sequence[float]) -> str:
+def _vec(values: Sequence[float] | None) -> str | None:
+    """pgvector's text form; None (SQL NULL) for a pending vector."""
+    if values is None:
+        return None
     return "[" + ",".join(f"{float(v):.7g}" for v in values) + "]"
 
 
@@ -614,6 +618,32 @@ class PostgresBackend(Backend):
                 ],
             )
 
+    async def pending_vectors(self, limit: int) -> list[PendingVector]:
+        rows = await self._exec(
+            f"SELECT node_id, root, rel_path, symbol, text FROM {self.params.chunks} "
+            "WHERE embedding IS NULL ORDER BY id LIMIT :n",
+            {"n": limit},
+        )
+        return [PendingVector(*row) for row in rows]
+
+    async def fill_vectors(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        """One UPDATE per batch (one transaction): a row rewritten since it was read keeps waiting."""
+        if not vectors:
+            return 0
+        p = self.params
+        rows = await self._exec(
+            f"UPDATE {p.chunks} c SET embedding = CAST(v.emb AS vector({p.dimension})) "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:texts AS text[]), CAST(:embs AS text[])) AS v(node_id, text, emb) "
+            "WHERE c.node_id = v.node_id AND c.text = v.text AND c.embedding IS NULL RETURNING c.node_id",
+            {
+                "ids": [pv.id for pv, _ in vectors],
+                "texts": [pv.text for pv, _ in vectors],
+                "embs": [_vec(vec) for _, vec in vectors],
+            },
+            write=True,
+        )
+        return len(rows)
+
     async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
         if not records:
             return
@@ -685,12 +715,15 @@ class PostgresBackend(Backend):
             f"SELECT r.root, r.last_indexed, COUNT(f.rel_path), COALESCE(SUM(f.chunk_count), 0) "
             f"FROM {p.roots} r LEFT JOIN {p.files} f ON f.root = r.root GROUP BY r.root, r.last_indexed ORDER BY r.root"
         )
+        # Through the partial index of pending rows: empty (and free) once every vector is in.
+        pending = dict(await self._exec(f"SELECT root, COUNT(*) FROM {p.chunks} WHERE embedding IS NULL GROUP BY root"))
         return [
             RootStats(
                 root=r[0],
                 files=int(r[2]),
                 chunks=int(r[3]),
                 last_indexed=r[1].replace(microsecond=0).isoformat() if r[1] else None,
+                vectors_pending=int(pending.get(r[0], 0)),
             )
             for r in rows
         ]
@@ -719,7 +752,9 @@ class PostgresBackend(Backend):
         where = self._filters(filters, args)
         dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
         rows = await self._exec(
-            f"SELECT {self._COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} ORDER BY {dist} LIMIT :k", args
+            f"SELECT {self._COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} AND embedding IS NOT NULL "
+            f"ORDER BY {dist} LIMIT :k",
+            args,
         )
         # hnsw.iterative_scan=relaxed_order may return filtered rows slightly out of distance order.
         return sorted((self._hit(r, float(r[8])) for r in rows), key=lambda h: -h.score)
@@ -870,7 +905,8 @@ class PostgresBackend(Backend):
         return f"""
             WITH vec AS (
                 SELECT id, ROW_NUMBER() OVER (ORDER BY d) AS rnk FROM (
-                    SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} ORDER BY d LIMIT :n
+                    SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} AND embedding IS NOT NULL
+                    ORDER BY d LIMIT :n
                 ) v
             ), kw AS ({keyword}), fused AS (
                 SELECT COALESCE(vec.id, kw.id) AS id, vec.rnk AS vrank, kw.rnk AS krank,

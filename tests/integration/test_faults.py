@@ -27,6 +27,7 @@ from support import make_settings, open_service
 
 from agent_brain_mcp.embeddings.hashing import HashingProvider
 from agent_brain_mcp.errors import InvalidInputError
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -224,14 +225,14 @@ async def test_an_index_of_an_older_layout_is_refused_until_index_path_force_reb
 
 
 # -- 3. files that change or vanish while being indexed ---------------------------------------------
-def _on_first_report(action: Callable[[], None]) -> Callable[[float, float | None, str], Any]:
+def _on_first_report(action: Callable[[], None]) -> Callable[[IndexProgress], Any]:
     """A progress callback that runs ``action`` once, at the first report: after the walk, before any read."""
     done: list[bool] = []
 
-    async def progress(_: float, __: float | None, message: str) -> None:
+    async def progress(event: IndexProgress) -> None:
         if not done:
             done.append(True)
-            assert message.startswith("found")
+            assert event.phase == "walk"
             action()
 
     return progress

@@ -19,6 +19,7 @@ from support import make_settings, open_service, write_tree
 from agent_brain_mcp import service as service_module
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import IndexBusyError
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.jobs import Job
 from agent_brain_mcp.server import build_server
 from agent_brain_mcp.service import RetrievalService
@@ -270,20 +271,25 @@ async def test_the_writer_lock_excludes_a_second_service_on_the_same_index(
         assert (await second.index_path(".")).files_indexed == BIG_FILES
 
 
-def test_job_progress_computes_rate_and_eta() -> None:
+def test_job_progress_computes_rate_and_eta_from_the_pipelines_typed_events() -> None:
     job = Job(path=".")
 
     async def feed() -> None:
-        await job.progress(0, 100, "found 100 files to check")
-        await job.progress(25, 100, "25/100 files, 40 chunks embedded")
+        await job.progress(IndexProgress("walk", 0, 100))
+        await job.progress(IndexProgress("keywords", 25, 100, chunks_keyword_indexed=300, chunks_embedded=40))
 
     asyncio.run(feed())
     snap = job.snapshot()
     assert (snap.files_done, snap.files_total, snap.chunks, snap.state) == (25, 100, 40, "running")
+    assert (snap.phase, snap.chunks_keyword_indexed) == ("keywords", 300)
     assert snap.eta_seconds is not None and snap.eta_seconds >= 0 and snap.rate is not None
+    asyncio.run(job.progress(IndexProgress("vectors", 100, 100, 1000, chunks_embedded=400, vectors_pending=600)))
+    snap = job.snapshot()
+    assert (snap.phase, snap.vectors_pending) == ("vectors", 600)
+    assert snap.rate and snap.eta_seconds == round(600 / snap.rate, 1)  # the vectors left set the ETA
     job.cancel_requested = True
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(job.progress(26, 100, "26/100 files, 41 chunks embedded"))
+        asyncio.run(job.progress(IndexProgress("vectors", 100, 100, 1000, chunks_embedded=464)))
 
 
 # -- over MCP -------------------------------------------------------------------------------------
