@@ -222,7 +222,13 @@ class Indexer:
     async def _fill(self, run: _Run, progress: ProgressFn | None) -> None:
         """Phase 2: embed the pending vectors of the index, oldest first, and fill them in."""
         run.vectors_pending = sum(s.vectors_pending for s in await self._backend.stats())
-        while run.vectors_pending and (batch := await self._backend.pending_vectors(self._flush_chunks)):
+        if run.vectors_pending:
+            await _report(progress, run.progress(VECTORS))  # every file is searchable by keyword now
+        while run.vectors_pending:
+            batch = await self._backend.pending_vectors(self._flush_chunks)
+            if not batch:
+                run.vectors_pending = 0
+                break
             texts = [_embedding_text(p) for p in batch]
             vectors = await self._vectors_for(run, texts)
             stored = await self._backend.fill_vectors(list(zip(batch, vectors, strict=True)))
