@@ -11,7 +11,7 @@ of the vectors phase, and to full vector coverage; the vectors phase's chunks/s 
 on exactly the same chunk texts, in the pipeline's own calls, measured in the same process right
 after the run (ratio in one run); and end to end (call to full coverage) against the raw model.
 
-Usage: python benchmarks/bench_first_answer.py [--files 5000] [--lines 30] [--backend chromadb]
+Usage: python benchmarks/bench_first_answer.py [--files 5000] [--lines 8] [--backend chromadb]
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def render(r: dict[str, Any], backend: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=5000)
-    parser.add_argument("--lines", type=int, default=30, help="lines kept of each source file")
+    parser.add_argument("--lines", type=int, default=8, help="lines kept of each source file")
     parser.add_argument("--backend", default="chromadb", choices=["chromadb", "postgresql"])
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--json", action="store_true")

@@ -290,8 +290,8 @@ async def test_a_file_rewritten_during_a_run_is_indexed_whole_and_the_next_run_c
 
         # Rewritten after it was read and written (at the batch's progress report): the run ends
         # with the older text, and the next run picks up the newer one.
-        async def rewrite_after_write(done: float, total: float | None, message: str) -> None:
-            if "embedded" in message:
+        async def rewrite_after_write(event: IndexProgress) -> None:
+            if event.chunks_keyword_indexed:
                 target.write_text(version_c, encoding="utf-8")
 
         target.write_text(version_b.replace("Bee", "Bea"), encoding="utf-8")

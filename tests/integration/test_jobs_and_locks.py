@@ -89,37 +89,38 @@ async def test_a_background_job_completes_and_status_shows_it(make: Any, big_pro
     assert status.jobs[0].finished is not None and status.jobs[0].rate
 
 
-async def test_a_cancelled_job_leaves_a_consistent_index_that_a_later_run_completes(
+async def test_a_job_cancelled_while_vectors_fill_in_leaves_every_file_searchable_and_a_later_run_completes(
     make: Any, big_project: Path
 ) -> None:
     root = big_project.as_posix()
     async with open_service(make()) as svc:
         started = await svc.index_path(".", background=True)
         assert started.job_id
-        await _wait_for(svc, started.job_id, lambda j: j.chunks > 0)
+        await _wait_for(svc, started.job_id, lambda j: j.chunks > 0)  # some vectors are in: phase 2
         cancelled = await svc.cancel_indexing()
         assert cancelled.id == started.job_id and cancelled.state == "cancelled"
         assert cancelled.finished is not None and cancelled.eta_seconds is None
 
         partial = await _manifest(svc, root)
-        stats = {s.root: s for s in await svc.backend.stats()}.get(root)
-        assert 0 < len(partial) < BIG_FILES, "the cancel should land mid-run"
-        assert stats is not None and stats.chunks == sum(c for _, c in partial.values()) == len(partial)
+        status = await svc.status()
+        assert 0 < status.vectors_pending < status.chunks, "the cancel should land while vectors fill in"
+        assert status.chunks == sum(c for _, c in partial.values()) == len(partial) and 0 < status.vector_coverage < 1
         hits = await svc.hybrid_search("function_1 return x plus", top_k=5)
-        assert {h.file_path for h in hits.hits} <= set(partial)
+        assert {h.file_path for h in hits.hits} <= set(partial) and hits.vector_coverage == status.vector_coverage
         with pytest.raises(Exception, match="no indexing job is running"):
             await svc.cancel_indexing()
 
         finished = await svc.index_path(".")
         assert finished.files_unchanged == len(partial) and finished.files_indexed == BIG_FILES - len(partial)
-        assert finished.files_removed == 0
+        assert finished.files_removed == 0 and finished.vectors_pending == 0
         resumed = await _manifest(svc, root)
-        resumed_chunks = (await svc.status()).chunks
+        after = await svc.status()
+        assert after.vectors_pending == 0 and after.vector_coverage == 1.0
 
     async with open_service(make("clean")) as clean:
         await clean.index_path(".")
         assert await _manifest(clean, root) == resumed
-        assert (await clean.status()).chunks == resumed_chunks == BIG_FILES
+        assert (await clean.status()).chunks == after.chunks == BIG_FILES
 
 
 async def test_a_second_writer_in_the_same_process_is_told_the_job_id(make: Any) -> None:
