@@ -32,6 +32,7 @@ from rich.text import Text
 from agent_brain_mcp.cli_progress import plain_progress
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError, IndexMismatchError, NotIndexedError
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.models import IndexResult, IndexStatus, SearchHit, SearchResult
 from agent_brain_mcp.runtime import Runtime
 from agent_brain_mcp.service import RetrievalService
@@ -170,10 +171,11 @@ async def _index(args: argparse.Namespace, settings: Settings) -> int:
         task = bar.add_task("opening the index and loading the model", total=None)
         async with plain as printer:
 
-            async def progress(done: float, total: float | None, message: str) -> None:
-                bar.update(task, completed=done, total=total, description=message)
+            async def progress(event: IndexProgress) -> None:
+                done, total = event.fraction
+                bar.update(task, completed=done, total=total, description=event.message())
                 if printer is not None:
-                    await printer(done, total, message)
+                    await printer(event)
 
             async def run(service: RetrievalService) -> IndexResult:
                 bar.update(task, description="looking for files")

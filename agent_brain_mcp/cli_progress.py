@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TextIO
 
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.jobs import Job
 
 DEFAULT_EVERY_S = 5.0
@@ -39,9 +40,9 @@ class PlainProgress:
         self._t0 = clock()
         self.stage = "opening the index and loading the model"
 
-    async def __call__(self, done: float, total: float | None, message: str) -> None:
+    async def __call__(self, event: IndexProgress) -> None:
         """The pipeline's progress callback."""
-        await self._job.progress(done, total, message)
+        await self._job.progress(event)
         self.stage = ""
 
     def line(self) -> str:
@@ -51,6 +52,9 @@ class PlainProgress:
         snap = self._job.snapshot()
         total = "?" if snap.files_total is None else str(snap.files_total)
         parts = [f"{snap.files_done}/{total} files", f"{snap.chunks} chunks embedded"]
+        parts.append(f"{snap.chunks_keyword_indexed} searchable by keyword")
+        if snap.vectors_pending:
+            parts.append(f"{snap.vectors_pending} vectors pending")
         if snap.rate:
             parts.append(f"{snap.rate:.1f} chunks/s")
         if snap.eta_seconds is not None:

@@ -8,17 +8,16 @@ cancelled run leaves every file either fully indexed or untouched.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from agent_brain_mcp.indexing.progress import VECTORS, IndexProgress
 from agent_brain_mcp.models import IndexJob, IndexResult
 
 MAX_JOBS = 10
-_CHUNKS = re.compile(r"(\d+) chunks embedded")
 
 
 def _now_iso() -> str:
@@ -33,6 +32,7 @@ class Job:
     files_done: int = 0
     files_total: int | None = None
     chunks: int = 0
+    last: IndexProgress | None = None  # the pipeline's latest progress event
     started: str = field(default_factory=_now_iso)
     finished: str | None = None
     error: str | None = None
@@ -48,16 +48,16 @@ class Job:
     def running(self) -> bool:
         return self.state == "running"
 
-    async def progress(self, done: float, total: float | None, message: str) -> None:
+    async def progress(self, event: IndexProgress) -> None:
         """The pipeline's progress callback: records progress, and stops the run once cancelled."""
         if self.cancel_requested:
             self.stopped.set()
             raise asyncio.CancelledError(f"indexing job {self.id} was cancelled")
-        self.files_done = int(done)
-        if total is not None:
-            self.files_total = int(total)
-        if m := _CHUNKS.search(message):
-            self.chunks = int(m.group(1))
+        self.last = event
+        self.files_done = event.files_done
+        if event.files_total is not None:
+            self.files_total = event.files_total
+        self.chunks = event.chunks_embedded
 
     def finish(self, state: str, *, result: IndexResult | None = None, error: str | None = None) -> None:
         self.state = state
@@ -76,15 +76,21 @@ class Job:
         elapsed = self._elapsed()
         rate = round(self.chunks / elapsed, 2) if elapsed > 0 else None
         eta: float | None = None
-        if self.running and self.files_total is not None and self.files_done > 0:
+        if self.running and self.last is not None and self.last.phase == VECTORS and rate:
+            eta = round(self.last.vectors_pending / rate, 1)  # the vectors are what takes the time
+        elif self.running and self.files_total is not None and self.files_done > 0:
             eta = round(elapsed * (self.files_total - self.files_done) / self.files_done, 1)
+        last = self.last
         return IndexJob(
             id=self.id,
             path=self.path,
             state=self.state,
+            phase=last.phase if last is not None and self.running else None,
             files_done=self.files_done,
             files_total=self.files_total,
             chunks=self.chunks,
+            chunks_keyword_indexed=last.chunks_keyword_indexed if last is not None else 0,
+            vectors_pending=last.vectors_pending if last is not None and self.running else 0,
             rate=rate,
             eta_seconds=eta,
             started=self.started,

@@ -30,6 +30,10 @@ class IndexResult(BaseModel):
         default=0,
         description="Chunks the model embedded; the rest of chunks_written reused vectors of the same text",
     )
+    vectors_pending: int = Field(
+        default=0,
+        description="Chunks of the index still waiting for their vector when the run ended (searchable by keyword)",
+    )
     chunks_replaced: int = Field(
         default=0,
         description="Old chunks of the changed files that this run's chunks replaced (deleted, then written anew)",
@@ -63,10 +67,16 @@ class IndexJob(BaseModel):
     id: str
     path: str = Field(description="The path the job indexes, as given")
     state: str = Field(description="'running', 'done', 'failed' or 'cancelled'")
+    phase: str | None = Field(
+        default=None,
+        description="While running: 'walk', 'keywords' (files made searchable by keyword) or 'vectors' (filling in)",
+    )
     files_done: int = Field(description="Files checked so far (unchanged ones included)")
     files_total: int | None = Field(default=None, description="Files to check, once the walk has finished")
-    chunks: int = Field(description="Chunks embedded and written so far")
-    rate: float | None = Field(default=None, description="Chunks embedded per second")
+    chunks: int = Field(description="Vectors stored so far (embedded, or reused from the vector store)")
+    chunks_keyword_indexed: int = Field(default=0, description="Chunks written so far: searchable by keyword")
+    vectors_pending: int = Field(default=0, description="While running: chunks still waiting for their vector")
+    rate: float | None = Field(default=None, description="Vectors stored per second")
     eta_seconds: float | None = Field(default=None, description="Estimated seconds left, while running")
     started: str = Field(description="ISO 8601 UTC")
     finished: str | None = Field(default=None, description="ISO 8601 UTC, once no longer running")
@@ -106,6 +116,11 @@ class SearchResult(BaseModel):
     mode: str = Field(description="'vector', 'hybrid' or 'keyword'")
     hits: list[SearchHit] = Field(description="Chunk results, best first (empty when group_by='file': see files)")
     chunks_in_index: int
+    vector_coverage: float = Field(
+        default=1.0,
+        description="Share of the index's chunks that have their vector (below 1 while indexing fills them in: "
+        "the semantic side cannot see the rest, the keyword side sees everything)",
+    )
     truncated: bool = Field(default=False, description="True when max_chars cut the last hit or left hits out")
     files: list[FileHit] | None = Field(
         default=None, description="With group_by='file': files best first, each with its best chunks"
@@ -116,6 +131,8 @@ class RootStatus(BaseModel):
     root: str
     files: int
     chunks: int
+    vectors_pending: int = Field(default=0, description="Chunks searchable by keyword still waiting for their vector")
+    vector_coverage: float = Field(default=1.0, description="Share of the chunks that have their vector")
     last_indexed: str | None = Field(default=None, description="ISO 8601 UTC time of the last run")
 
 
@@ -146,6 +163,10 @@ class IndexStatus(BaseModel):
     roots: list[RootStatus]
     files: int
     chunks: int
+    vectors_pending: int = Field(default=0, description="Chunks searchable by keyword still waiting for their vector")
+    vector_coverage: float = Field(
+        default=1.0, description="Share of the chunks that have their vector (1.0 once every vector is filled in)"
+    )
     last_indexed: str | None
     jobs: list[IndexJob] = Field(
         default_factory=list, description="Recent background indexing jobs, newest first (at most 10)"

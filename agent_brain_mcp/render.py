@@ -66,6 +66,23 @@ def render_hit(hit: SearchHit, one_root: bool = True, with_score: bool = True) -
     return f"{header}\n{fence(hit.text, hit.language)}"
 
 
+def coverage_note(result: SearchResult) -> str | None:
+    """What a search could not see while vectors are being filled in (None once they all exist)."""
+    if result.mode == "keyword" or result.vector_coverage >= 1.0:
+        return None
+    share = f"{result.vector_coverage:.0%}"
+    unseen = f"{1 - result.vector_coverage:.0%}"
+    if result.mode == "vector":
+        return (
+            f"Vector coverage {share}: indexing is still filling in vectors, so this search could not see "
+            f"{unseen} of the chunks. hybrid_search finds them by keyword now; or search again later."
+        )
+    return (
+        f"Vector coverage {share}: indexing is still filling in vectors; keyword matches cover every chunk, "
+        f"semantic matches only {share} of them. Search again later for full semantic ranking."
+    )
+
+
 def _summary(result: SearchResult, roots: Sequence[str]) -> str:
     noun = "hit" if len(result.hits) == 1 else "hits"
     line = f"{result.mode} search: {len(result.hits)} {noun} of {result.chunks_in_index} indexed chunks"
@@ -101,6 +118,8 @@ def _render_files(result: SearchResult, files: list[FileHit]) -> str:
     if result.truncated:
         line += ". Truncated by max_chars: some chunks are cut or left out (raise max_chars for more)"
     blocks = [line + "."]
+    if (note := coverage_note(result)) is not None:
+        blocks.append(note)
     if not files:
         blocks.append("No files: try other words, hybrid_search for exact names, or check index_status.")
     blocks.extend(render_file(f, len(roots) <= 1) for f in files)
@@ -113,6 +132,8 @@ def render_search(result: SearchResult) -> str:
         return _render_files(result, result.files)
     roots = list(dict.fromkeys(h.root for h in result.hits))
     blocks = [_summary(result, roots)]
+    if (note := coverage_note(result)) is not None:
+        blocks.append(note)
     if not result.hits:
         blocks.append("No hits: try other words, hybrid_search for exact names, or check index_status.")
     # A hybrid score is the fused score of the two ranks shown (weights in the first line's mode):

@@ -16,6 +16,7 @@ from agent_brain_mcp import __version__
 from agent_brain_mcp.backends.locations import index_location
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.mcp_guard import GuardedServer
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, SearchResult
 from agent_brain_mcp.ranking import DEFAULT_MAX_PER_FILE
@@ -171,8 +172,9 @@ async def index_path(
 ) -> IndexResult:
     """Index a folder or file (see INDEX_DOC)."""
 
-    async def progress(done: float, total: float | None, message: str) -> None:
-        await ctx.report_progress(done, total, message)
+    async def progress(event: IndexProgress) -> None:
+        done, total = event.fraction
+        await ctx.report_progress(done, total, event.message())
 
     return await _call(
         ctx,

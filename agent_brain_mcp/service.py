@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_brain_mcp.answers import answer
-from agent_brain_mcp.backends.base import Backend, SearchFilters
+from agent_brain_mcp.backends.base import Backend, RootStats, SearchFilters
 from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
 from agent_brain_mcp.errors import (
@@ -41,6 +41,16 @@ WRITER_LOCK_TIMEOUT_S = 30.0
 WATCH_LOCK_TIMEOUT_S = 1.0
 # How long cancel_indexing waits for a job to stop at a batch boundary before cancelling it outright.
 CANCEL_GRACE_S = 10.0
+
+
+def vector_coverage(stats: Sequence[RootStats]) -> float:
+    """The share of chunks that have their vector (1.0 for an empty index), to 3 decimals; never
+    rounded up to 1.0 while a vector is missing."""
+    chunks = sum(s.chunks for s in stats)
+    pending = min(sum(s.vectors_pending for s in stats), chunks)
+    if not chunks or not pending:
+        return 1.0
+    return min(round(1 - pending / chunks, 3), 0.999)
 
 
 class RetrievalService:
@@ -337,7 +347,8 @@ class RetrievalService:
     # -- search -----------------------------------------------------------------------------------
     async def _prepare_query(
         self, query: str, top_k: int, path_prefix: str | None, language: str | None, options: SearchOptions
-    ) -> tuple[QueryTerms, SearchFilters, int]:
+    ) -> tuple[QueryTerms, SearchFilters, int, float]:
+        """The query's terms, filters, the chunks in the index and the share of them that have a vector."""
         self._refuse_if_mismatched()
         options.check()
         if not isinstance(query, str) or not query.strip():
@@ -352,12 +363,21 @@ class RetrievalService:
         stats = await self.backend.stats()
         chunks = sum(s.chunks for s in stats)
         if chunks == 0:
-            raise NotIndexedError(
-                "Nothing is indexed yet. Call index_path with the project folder (e.g. path='.') first, "
-                "then search again."
-            )
+            raise NotIndexedError(self._empty_index_advice())
         filters = SearchFilters(path_prefix=(path_prefix or None), language=(language or "").lower() or None)
-        return analyse(query), filters, chunks
+        return analyse(query), filters, chunks, vector_coverage(stats)
+
+    def _empty_index_advice(self) -> str:
+        job = self._jobs.running()
+        if job is not None or self._foreground_runs:
+            where = f"job {job.id!r}, {job.files_done}/{job.files_total or '?'} files so far" if job else "in progress"
+            return (
+                f"Indexing has started ({where}) and no file is written yet: files become searchable by "
+                "keyword as soon as they are read. Search again in a few seconds (index_status shows progress)."
+            )
+        return (
+            "Nothing is indexed yet. Call index_path with the project folder (e.g. path='.') first, then search again."
+        )
 
     async def _embed_query(self, terms: QueryTerms, long_query: str) -> list[float]:
         """One vector for the query: a long one is embedded in windows (one batch) and averaged."""
@@ -380,12 +400,14 @@ class RetrievalService:
     ) -> SearchResult:
         """See SearchOptions for ``group_by``, ``max_per_file``, ``kind`` and ``long_query``."""
         opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
-        terms, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, opts)
+        terms, filters, chunks, coverage = await self._prepare_query(query, top_k, path_prefix, language, opts)
         vector = await self._embed_query(terms, opts.long_query)
         hits = await self.backend.vector_search(vector, opts.depth(top_k), filters)
         for rank, hit in enumerate(hits, start=1):
             hit.vector_rank = rank
-        return answer(terms, "vector", hits, chunks, opts.page(top_k, 1.0, DEFAULT_RRF_K, fused=False))
+        result = answer(terms, "vector", hits, chunks, opts.page(top_k, 1.0, DEFAULT_RRF_K, fused=False))
+        result.vector_coverage = coverage
+        return result
 
     async def hybrid_search(
         self,
@@ -408,7 +430,7 @@ class RetrievalService:
         if not 0.0 <= alpha <= 1.0:
             raise InvalidInputError(f"alpha must be between 0 (keywords only) and 1 (semantic only), got {alpha}")
         opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
-        terms, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, opts)
+        terms, filters, chunks, coverage = await self._prepare_query(query, top_k, path_prefix, language, opts)
         vector = await self._embed_query(terms, opts.long_query)
         fetch = opts.depth(top_k)
         hits = await self.backend.hybrid_search(
@@ -420,7 +442,9 @@ class RetrievalService:
             rrf_k=rrf_k,
             candidates=opts.candidates(top_k),
         )
-        return answer(terms, "hybrid", hits, chunks, opts.page(top_k, alpha, rrf_k, fused=True))
+        result = answer(terms, "hybrid", hits, chunks, opts.page(top_k, alpha, rrf_k, fused=True))
+        result.vector_coverage = coverage
+        return result
 
     async def keyword_search(
         self,
@@ -437,7 +461,7 @@ class RetrievalService:
     ) -> SearchResult:
         """BM25 / full-text ranking alone (the reference the evaluation compares against)."""
         opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
-        terms, filters, chunks = await self._prepare_query(query, top_k, path_prefix, language, opts)
+        terms, filters, chunks, _ = await self._prepare_query(query, top_k, path_prefix, language, opts)
         hits = await self.backend.keyword_search(keyword_text(terms), opts.depth(top_k), filters)
         for rank, hit in enumerate(hits, start=1):
             hit.keyword_rank = rank
@@ -459,9 +483,21 @@ class RetrievalService:
             embedding_model=ident.model,
             embedding_dimension=ident.dimension,
             index_embedding=recorded.describe() if recorded else None,
-            roots=[RootStatus(root=s.root, files=s.files, chunks=s.chunks, last_indexed=s.last_indexed) for s in stats],
+            roots=[
+                RootStatus(
+                    root=s.root,
+                    files=s.files,
+                    chunks=s.chunks,
+                    vectors_pending=s.vectors_pending,
+                    vector_coverage=vector_coverage([s]),
+                    last_indexed=s.last_indexed,
+                )
+                for s in stats
+            ],
             files=sum(s.files for s in stats),
             chunks=sum(s.chunks for s in stats),
+            vectors_pending=sum(s.vectors_pending for s in stats),
+            vector_coverage=vector_coverage(stats),
             last_indexed=max(times) if times else None,
             jobs=self.jobs(),
             watch=self.watcher.status() if self.watcher is not None else None,

@@ -10,6 +10,8 @@ as it would on disk. ``install`` makes ``build_service`` (and so ``open_service`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import math
 import sys
 from collections import Counter
@@ -28,6 +30,7 @@ from agent_brain_mcp.backends.base import (
     ChunkRecord,
     FileRecord,
     FileWrite,
+    PendingVector,
     RootStats,
     ScoredChunk,
     SearchFilters,
@@ -162,7 +165,10 @@ class MemoryBackend(Backend):
         out = []
         for root in sorted(self.store.roots):
             records = [r for (owner, _), r in self.store.files.items() if owner == root]
-            out.append(RootStats(root, len(records), sum(r.chunk_count for r in records), self.store.roots[root]))
+            pending = sum(1 for c in self.store.chunks.values() if c.root == root and c.record.embedding is None)
+            out.append(
+                RootStats(root, len(records), sum(r.chunk_count for r in records), self.store.roots[root], pending)
+            )
         return out
 
     # -- the chunk index ------------------------------------------------------------------------------
@@ -175,6 +181,22 @@ class MemoryBackend(Backend):
             for chunk in write.chunks:
                 self.store.chunks[chunk.id] = _Chunk(root, chunk, Counter(tokenize(chunk.search_text)))
             self.store.files[(root, write.record.rel_path)] = write.record
+
+    async def pending_vectors(self, limit: int) -> list[PendingVector]:
+        waiting = (c for c in self.store.chunks.values() if c.record.embedding is None)  # in write order
+        return [
+            PendingVector(c.record.id, c.root, c.record.rel_path, c.record.symbol, c.record.text)
+            for c in itertools.islice(waiting, limit)
+        ]
+
+    async def fill_vectors(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        stored = 0
+        for pending, vector in vectors:
+            chunk = self.store.chunks.get(pending.id)
+            if chunk is not None and chunk.record.embedding is None and chunk.record.text == pending.text:
+                chunk.record = dataclasses.replace(chunk.record, embedding=list(vector))
+                stored += 1
+        return stored
 
     async def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:
         for rel in rel_paths:
@@ -214,7 +236,11 @@ class MemoryBackend(Backend):
         ]
 
     async def vector_search(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
-        scored = [(_cosine(embedding, c.record.embedding), c) for c in self._candidates(filters)]
+        scored = [
+            (_cosine(embedding, c.record.embedding), c)
+            for c in self._candidates(filters)
+            if c.record.embedding is not None
+        ]
         scored.sort(key=lambda item: -item[0])
         return [_hit(c, score) for score, c in scored[:top_k]]
 

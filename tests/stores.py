@@ -33,6 +33,16 @@ def catalog_rows(state: Path) -> tuple[Manifest, list[Chunk], int, int]:
     return manifest, chunks, generation, pending
 
 
+def awaiting_vectors(state: Path) -> int:
+    """Chunk rows of a catalog whose vector is pending (written keyword first)."""
+    db = sqlite3.connect(state / "catalog.sqlite3")
+    try:
+        has = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'awaiting'").fetchone()
+        return int(db.execute("SELECT COUNT(*) FROM awaiting").fetchone()[0]) if has else 0
+    finally:
+        db.close()
+
+
 def chroma_rows(state: Path) -> tuple[list[str], list[Chunk], int]:
     """Ids, (rel_path, start, end, document) and count of the Chroma collection of an index folder."""
     import chromadb
@@ -73,6 +83,7 @@ def chroma_state(state: Path, *, settled: bool = True) -> dict[str, Any]:
     chunk_total = sum(row[4] for row in manifest)
     if settled:
         assert pending == 0
+        assert awaiting_vectors(state) == 0  # every vector was filled in
     # No duplicates anywhere: every store holds each chunk exactly once, and the same chunks.
     assert count == len(ids) == len(set(ids)) == chunk_total
     assert len(catalog_chunks) == len(set(catalog_chunks)) == chunk_total
@@ -107,6 +118,7 @@ async def pg_state(url: str, table: str) -> dict[str, Any]:
                 )
             )
             exact = {str(r[0]): int(r[1]) for r in recount.all() if int(r[1]) != 0}
+            pending = (await conn.execute(text(f"SELECT COUNT(*) FROM data_{table} WHERE embedding IS NULL"))).scalar()
     finally:
         await engine.dispose()
     ids = [r[0] for r in rows]
@@ -118,4 +130,5 @@ async def pg_state(url: str, table: str) -> dict[str, Any]:
     assert terms == exact, {
         k: (terms.get(k), exact.get(k)) for k in terms.keys() | exact.keys() if terms.get(k) != exact.get(k)
     }
+    assert pending == 0  # every vector was filled in
     return {"manifest": manifest, "chunks": set(chunks), "ids": set(ids), "terms": terms}

@@ -17,6 +17,7 @@ from agent_brain_mcp.backends.records import (
     ChunkRecord,
     FileRecord,
     FileWrite,
+    PendingVector,
     RootStats,
     ScoredChunk,
     SearchFilters,
@@ -36,6 +37,7 @@ __all__ = [
     "FileRecord",
     "FileWrite",
     "Manifest",
+    "PendingVector",
     "RootStats",
     "ScoredChunk",
     "SearchFilters",
@@ -87,6 +89,15 @@ class ChunkIndex(abc.ABC):
     @abc.abstractmethod
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
         """Replace each file's chunks with the new ones and record the file (one batch, manifest last)."""
+
+    @abc.abstractmethod
+    async def pending_vectors(self, limit: int) -> list[PendingVector]:
+        """Up to ``limit`` chunks (of every root) whose vector is pending, oldest write first."""
+
+    @abc.abstractmethod
+    async def fill_vectors(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        """Store the vectors of pending chunks; a chunk rewritten or removed since it was read is
+        left alone (its new text has its own pending vector). Returns the vectors stored."""
 
     @abc.abstractmethod
     async def remove_files(self, root: str, rel_paths: Sequence[str]) -> int:

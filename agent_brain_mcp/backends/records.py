@@ -24,7 +24,10 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """A chunk ready to store: ``text`` is shown to users, ``search_text`` is what was embedded."""
+    """A chunk ready to store: ``text`` is shown to users, ``search_text`` is what is embedded.
+
+    ``embedding`` None: the vector is pending (the chunk is searchable by keyword until it comes).
+    """
 
     id: str
     rel_path: str
@@ -35,7 +38,18 @@ class ChunkRecord:
     symbol: str | None
     text: str
     search_text: str
-    embedding: Sequence[float]
+    embedding: Sequence[float] | None
+
+
+@dataclass(frozen=True)
+class PendingVector:
+    """A stored chunk whose vector is pending: what the pipeline needs to embed it (and check it)."""
+
+    id: str
+    root: str
+    rel_path: str
+    symbol: str | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class RootStats:
     files: int
     chunks: int
     last_indexed: str | None
+    vectors_pending: int = 0  # chunks searchable by keyword whose vector is not stored yet
 
 
 @dataclass

@@ -1,8 +1,14 @@
-"""The indexing pipeline: walk -> filter -> read and chunk -> embed in batches -> write.
+"""The indexing pipeline: walk -> filter -> read and chunk -> write (keyword first) -> fill vectors.
 
-Reading and chunking run in worker threads ahead of embedding (a bounded queue keeps memory flat),
-so the model is rarely idle. Unchanged files are recognised by size and mtime, then by content hash,
-and never re-embedded. Files are written whole, in batches, manifest last.
+Two phases (docs/ARCHITECTURE.md, "Keyword first, vectors fill in"):
+
+1. *keywords*: reading and chunking run in worker threads (a bounded queue keeps memory flat); each
+   batch of whole files is written at once, manifest last, with the vectors the vector store already
+   has and the others pending. A file is searchable by keyword as soon as its batch is written.
+2. *vectors*: the chunks whose vectors are pending (this run's, and any a killed run left) are
+   embedded in the order they were written and filled in, batch by batch.
+
+Unchanged files are recognised by size and mtime, then by content hash, and never re-embedded.
 """
 
 from __future__ import annotations
@@ -12,12 +18,12 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite
+from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite, PendingVector
 from agent_brain_mcp.backends.vector_store import vector_key
 from agent_brain_mcp.config import IndexingSettings
 from agent_brain_mcp.embeddings.base import EmbeddingProvider
@@ -26,6 +32,7 @@ from agent_brain_mcp.indexing.chunking import Chunk, ChunkLimits, chunk_text, em
 from agent_brain_mcp.indexing.filetypes import HOW_TO_INDEX_ANYWAY, SKIP_KINDS, FileTypePolicy
 from agent_brain_mcp.indexing.fsread import printable_path
 from agent_brain_mcp.indexing.languages import detect_language
+from agent_brain_mcp.indexing.progress import DONE, KEYWORDS, VECTORS, WALK, IndexProgress, ProgressFn
 from agent_brain_mcp.indexing.reader import SkipFile, read_text
 from agent_brain_mcp.indexing.secret_files import SecretFilter
 from agent_brain_mcp.indexing.walker import Candidate, Walker, WalkReport, compile_globs
@@ -36,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+__all__ = ["PIPELINE_VERSION", "Indexer", "ProgressFn", "chunk_records"]
 
 # Bump whenever chunking or keyword tokenising changes what is stored: a root indexed by another
 # version is then re-chunked and re-embedded on its next run instead of silently mixing formats.
@@ -65,9 +72,17 @@ class _Run:
     unchanged: int = 0
     chunks_written: int = 0
     chunks_replaced: int = 0
-    embedded: int = 0  # texts the model embedded; the rest of chunks_written came from the vector store
+    embedded: int = 0  # texts the model embedded; the other vectors came from the vector store
+    vectors_stored: int = 0  # vectors this run stored (with the chunks, or filled in after them)
+    vectors_pending: int = 0  # chunks of the index whose vector is pending, as far as the run knows
     done: int = 0
+    total: int | None = None
     kept: set[str] = field(default_factory=set)
+
+    def progress(self, phase: str) -> IndexProgress:
+        return IndexProgress(
+            phase, self.done, self.total, self.chunks_written, self.vectors_stored, self.vectors_pending
+        )
 
 
 def chunk_id(root: str, rel_path: str, ordinal: int) -> str:
@@ -178,8 +193,10 @@ class Indexer:
         started: float,
         progress: ProgressFn | None,
     ) -> IndexResult:
-        """Index the candidates that changed, then remove what the manifest holds beyond them."""
-        await _report(progress, 0, len(candidates), f"found {len(candidates)} files to check")
+        """Index the candidates that changed, remove what the manifest holds beyond them, then fill
+        in the pending vectors."""
+        run.total = len(candidates)
+        await _report(progress, run.progress(WALK))
         todo: list[tuple[Candidate, FileRecord | None]] = []
         for cand in candidates:
             old = manifest.get(cand.rel_path)
@@ -189,17 +206,47 @@ class Indexer:
             else:
                 todo.append((cand, old))
         run.done = run.unchanged
-        await self._process(run, todo, len(candidates), progress)
+        await self._process(run, todo, progress)
 
         gone = sorted(set(manifest) - run.kept)
         chunks_removed = await self._backend.remove_files(run.root, gone)
         await self._backend.finish_run(run.root)
+        await self._fill(run, progress)
         if self._store is not None:
             await self._store.prune(self._settings.vector_store_max_vectors)
         stats = {s.root: s for s in await self._backend.stats()}.get(run.root)
         seconds = round(time.perf_counter() - started, 3)
-        await _report(progress, len(candidates), len(candidates), "done")
+        await _report(progress, run.progress(DONE))
         return _index_result(run, scope, len(gone), chunks_removed, stats, seconds)
+
+    async def _fill(self, run: _Run, progress: ProgressFn | None) -> None:
+        """Phase 2: embed the pending vectors of the index, oldest first, and fill them in."""
+        run.vectors_pending = sum(s.vectors_pending for s in await self._backend.stats())
+        if run.vectors_pending:
+            await _report(progress, run.progress(VECTORS))  # every file is searchable by keyword now
+        while run.vectors_pending:
+            batch = await self._backend.pending_vectors(self._flush_chunks)
+            if not batch:
+                run.vectors_pending = 0
+                break
+            texts = [_embedding_text(p) for p in batch]
+            vectors = await self._vectors_for(run, texts)
+            stored = await self._backend.fill_vectors(list(zip(batch, vectors, strict=True)))
+            if stored == 0:  # never loop on chunks the backend will not take (cannot happen under the lock)
+                log.warning("%d pending vectors could not be filled in; the next run tries again", len(batch))
+                break
+            run.vectors_stored += stored
+            run.vectors_pending = max(run.vectors_pending - stored, 0)
+            await _report(progress, run.progress(VECTORS))
+
+    async def _stored_vectors(self, texts: list[str]) -> list[list[float] | None]:
+        """The vector store's vectors for ``texts`` (None where it has none): no model call."""
+        if self._store is None or not texts:
+            return [None] * len(texts)
+        identity = self._embedder.identity
+        keys = [vector_key(identity, text) for text in texts]
+        found = await self._store.get(keys, identity.dimension)
+        return [found.get(key) for key in keys]
 
     async def _vectors_for(self, run: _Run, texts: list[str]) -> list[list[float]]:
         """Vectors for ``texts``: the vector store's where it has them, the model's for the rest
@@ -256,7 +303,7 @@ class Indexer:
         await queue.put(None)
 
     async def _process(
-        self, run: _Run, todo: list[tuple[Candidate, FileRecord | None]], total: int, progress: ProgressFn | None
+        self, run: _Run, todo: list[tuple[Candidate, FileRecord | None]], progress: ProgressFn | None
     ) -> None:
         queue: asyncio.Queue[_Prepared | None] = asyncio.Queue(maxsize=_QUEUE_FILES)
         producer = asyncio.create_task(self._produce(Path(run.root), todo, queue, run.force))
@@ -274,21 +321,22 @@ class Indexer:
                 else:
                     pending.append(item)
                     if sum(len(p.chunks) for p in pending) >= self._flush_chunks:
-                        await self._flush(run, pending, total, progress)
+                        await self._flush(run, pending, progress)
                         pending = []
             await producer  # re-raises a failure in reading or chunking
-            await self._flush(run, pending, total, progress)
+            await self._flush(run, pending, progress)
             await self._backend.touch_files(run.root, touched)
         finally:
             if not producer.done():
                 producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
 
-    async def _flush(self, run: _Run, batch: list[_Prepared], total: int, progress: ProgressFn | None) -> None:
+    async def _flush(self, run: _Run, batch: list[_Prepared], progress: ProgressFn | None) -> None:
+        """Phase 1 for a batch of whole files: written with the vectors the store has, the rest pending."""
         if not batch:
             return
         texts = [embedding_text(p.candidate.rel_path, c) for p in batch for c in p.chunks]
-        vectors = await self._vectors_for(run, texts)
+        vectors = await self._stored_vectors(texts)
         it = iter(zip(texts, vectors, strict=True))
         writes = [
             FileWrite(_record(p), chunk_records(run.root, p.candidate.rel_path, p.language, p.chunks, it))
@@ -299,15 +347,22 @@ class Indexer:
         run.chunks_written += len(texts)
         run.chunks_replaced += sum(p.old.chunk_count for p in batch if p.old is not None)
         run.kept.update(p.candidate.rel_path for p in batch)
-        await _report(progress, run.done, total, f"{run.done}/{total} files, {run.chunks_written} chunks embedded")
+        reused = sum(v is not None for v in vectors)
+        run.vectors_stored += reused
+        run.vectors_pending += len(texts) - reused
+        await _report(progress, run.progress(KEYWORDS))
 
 
 def chunk_records(
-    root: str, rel_path: str, language: str, chunks: Sequence[Chunk], embedded: Iterator[tuple[str, list[float]]]
+    root: str,
+    rel_path: str,
+    language: str,
+    chunks: Sequence[Chunk],
+    embedded: Iterator[tuple[str, list[float]]] | Iterator[tuple[str, list[float] | None]],
 ) -> list[ChunkRecord]:
     """One file's chunks as stored: ids by (root, path, ordinal), each with the text embedded and its vector.
 
-    ``embedded`` yields (embedded text, vector) pairs in chunk order; one pair is taken per chunk.
+    ``embedded`` yields (embedded text, vector or None for pending) pairs in chunk order; one per chunk.
     """
     records = []
     for ordinal, chunk in enumerate(chunks):
@@ -330,7 +385,10 @@ def chunk_records(
 
 
 def _embed_error(count: int, exc: Exception) -> EmbeddingError:
-    return EmbeddingError(f"the embedding model failed on a batch of {count} chunks: {exc}")
+    return EmbeddingError(
+        f"the embedding model failed on a batch of {count} chunks: {exc}. Every file this run wrote is searchable "
+        "by keyword; call index_path again (once the model works) to fill in the missing vectors."
+    )
 
 
 def _common_folder(rel_paths: Sequence[str]) -> str:
@@ -367,11 +425,16 @@ def _record(p: _Prepared) -> FileRecord:
     return FileRecord(c.rel_path, c.size, c.mtime_ns, p.sha256, len(p.chunks), p.language)
 
 
-async def _report(progress: ProgressFn | None, done: float, total: float | None, message: str) -> None:
+def _embedding_text(pending: PendingVector) -> str:
+    """The text a pending chunk was written to be embedded with (as ``_flush`` made it)."""
+    return embedding_text(pending.rel_path, Chunk(pending.text, 0, 0, pending.symbol))
+
+
+async def _report(progress: ProgressFn | None, event: IndexProgress) -> None:
     if progress is None:
         return
     try:
-        await progress(done, total, message)
+        await progress(event)
     except Exception as exc:  # noqa: BLE001 - a client that cannot take progress must not stop indexing
         log.debug("progress notification failed: %s", exc)
 
@@ -400,12 +463,18 @@ def _index_result(
         chunks_written=run.chunks_written,
         chunks_replaced=run.chunks_replaced,
         chunks_embedded=run.embedded,
+        vectors_pending=run.vectors_pending,
         chunks_removed=chunks_removed,
         total_files=total_files,
         total_chunks=total_chunks,
         seconds=seconds,
         summary=summary,
     )
+    if run.vectors_pending:
+        result.add_note(
+            f"{run.vectors_pending} chunks still wait for their vectors (searchable by keyword meanwhile): "
+            "the next index_path fills them in."
+        )
     not_read = sum(reasons[k] for k in SKIP_KINDS)
     if not_read:
         result.add_note(f"{not_read} of the skipped files are data or generated: {HOW_TO_INDEX_ANYWAY}.")

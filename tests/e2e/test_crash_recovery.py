@@ -156,7 +156,7 @@ async def test_a_server_killed_mid_index_recovers_to_exactly_a_clean_index_on_th
             tg.cancel_scope.cancel()  # the pending call would wait for an answer that never comes
     assert process.returncode == -signal.SIGKILL
     assert not finished, "the run finished before the kill: make the tree bigger"
-    assert seen and seen[-1][0] < FILES
+    assert seen and seen[-1][1] is not None and seen[-1][0] < seen[-1][1]  # killed before the end
 
     # 2. Restart and index again: the run completes and reports the whole tree.
     async with _server(project, config, errlog) as (_, session):
@@ -165,8 +165,9 @@ async def test_a_server_killed_mid_index_recovers_to_exactly_a_clean_index_on_th
         assert not result.is_error, result.content
         again = result.structured_content
         assert again["total_files"] == FILES and again["files_skipped"] == 0
-        # Files the killed run had fully written are not embedded a second time.
-        assert 0 < again["files_unchanged"] < FILES
+        # Files the killed run had fully written are not read a second time (their pending vectors,
+        # if the kill came before they were filled in, are filled in by this run).
+        assert 0 < again["files_unchanged"] <= FILES
         assert again["files_indexed"] == FILES - again["files_unchanged"]
         found = await session.call_tool("hybrid_search", {"query": "compute_value_1234", "top_k": 1})
         assert not found.is_error and found.structured_content["hits"][0]["file_path"] == "pkg04/module_1234.py"

@@ -2,7 +2,9 @@
 
 Each kill point is a real process running the service (open the store, ``index_path``), killed with
 SIGKILL at a random moment of its run: during the writer's recovery, a first index, the absorb of a
-child root, edits, deletions, a ``force`` run, the keyword snapshot at the end of a run. The next
+child root, edits, deletions, a ``force`` run, the keyword snapshot at the end of a run; in either
+phase of a run (files written keyword first, then their vectors filled in: a third of the kills wait
+for the second phase, so that it gets kill points of its own). The next
 process starts from whatever the kill left. After the last kill, one uninterrupted run must leave
 every store exactly as a clean index of the same tree built in a store of its own.
 
@@ -94,11 +96,18 @@ def _settings(lane: dict[str, Any]) -> Any:
     )
 
 
-def _index_in_child(lane: dict[str, Any], path: str, force: bool, started: Any) -> None:
+KEYWORDS, VECTORS = 0, 1  # the phase a child reports (shared memory), read when it is killed
+MIN_VECTOR_KILLS = 4  # per backend: kills that landed while vectors were being filled in
+
+
+def _index_in_child(lane: dict[str, Any], path: str, force: bool, started: Any, phase: Any) -> None:
+    async def progress(event: Any) -> None:
+        phase.value = VECTORS if event.phase == "vectors" else KEYWORDS
+
     async def run() -> None:
         async with open_service(_settings(lane)) as service:
             started.set()
-            await service.index_path(path, force=force)
+            await service.index_path(path, force=force, progress=progress)
 
     asyncio.run(run())
 
@@ -108,6 +117,7 @@ class _Lane:
     spec: dict[str, Any]
     rng: random.Random
     kills: int = 0
+    vector_kills: int = 0
     attempts: int = 0
     estimate: dict[str, float] = field(default_factory=dict)  # seconds an uninterrupted run of a kind took
     log: list[str] = field(default_factory=list)
@@ -116,21 +126,28 @@ class _Lane:
 def _attempt(ctx: Any, lane: _Lane, kind: str, path: str, force: bool, kill: bool) -> bool:
     """One process; with ``kill``, SIGKILLed at a random moment of its run. True if it was killed."""
     started = ctx.Event()
-    proc = ctx.Process(target=_index_in_child, args=(lane.spec, path, force, started), daemon=True)
+    phase = ctx.Value("i", KEYWORDS)
+    proc = ctx.Process(target=_index_in_child, args=(lane.spec, path, force, started, phase), daemon=True)
     proc.start()
     try:
         if not started.wait(60):
             raise AssertionError(f"the child did not open the store within 60 s ({kind})")
         began = time.monotonic()
         if kill:
-            delay = lane.rng.uniform(0.0, lane.estimate.get(kind, 2.0))
+            estimate = lane.estimate.get(kind, 2.0)
+            if lane.rng.random() < 1 / 3:  # wait for the vectors phase (bounded by the run's length)
+                while phase.value != VECTORS and proc.exitcode is None and time.monotonic() - began < estimate:
+                    proc.join(0.005)
+            delay = lane.rng.uniform(0.0, max(estimate - (time.monotonic() - began), 0.05))
             proc.join(delay)  # the randomized kill point: the run's state at this moment, whatever it is
             if proc.exitcode is None:
                 proc.kill()
                 proc.join(10)
             if proc.exitcode == -9:
                 lane.kills += 1
-                lane.log.append(f"{kind} killed at {delay:.2f}s")
+                in_vectors = phase.value == VECTORS
+                lane.vector_kills += in_vectors
+                lane.log.append(f"{kind} killed at {time.monotonic() - began:.2f}s{' (vectors)' if in_vectors else ''}")
                 return True
         proc.join(120)
         assert proc.exitcode == 0, f"{kind} run failed (exit {proc.exitcode}); see the captured stderr"
@@ -262,6 +279,7 @@ async def test_thirty_sigkills_over_the_whole_write_path_converge_to_exactly_a_c
 
     lanes = await asyncio.to_thread(_run_lanes, specs, seed)
     assert sum(lane.kills for lane in lanes) >= 2 * KILLS_PER_LANE, f"seed {seed}"
+    assert sum(lane.vector_kills for lane in lanes) >= MIN_VECTOR_KILLS, f"seed {seed}: {[x.log for x in lanes]}"
 
     for n, lane in enumerate(lanes):
         recovered = _settings(lane.spec)

@@ -56,7 +56,8 @@ async def test_all_four_tools_work_over_stdio_with_progress_and_errors(
         assert result["root"] == sample_project.resolve().as_posix()
 
         assert len(progress) >= 2
-        assert progress[-1][0] == progress[-1][1] == 9  # 8 indexed + notes.txt, binary by content
+        # Files checked (8 indexed + notes.txt, binary by content) plus vectors stored: done == total.
+        assert progress[0][:2] == (0, 9) and progress[-1][0] == progress[-1][1] == 9 + result["total_chunks"]
         assert [p[0] for p in progress] == sorted(p[0] for p in progress)
 
         found = await _call(session, "search", {"query": "wait longer after every failed try", "top_k": 3})

@@ -27,6 +27,7 @@ from support import make_settings, open_service
 
 from agent_brain_mcp.embeddings.hashing import HashingProvider
 from agent_brain_mcp.errors import InvalidInputError
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -224,14 +225,14 @@ async def test_an_index_of_an_older_layout_is_refused_until_index_path_force_reb
 
 
 # -- 3. files that change or vanish while being indexed ---------------------------------------------
-def _on_first_report(action: Callable[[], None]) -> Callable[[float, float | None, str], Any]:
+def _on_first_report(action: Callable[[], None]) -> Callable[[IndexProgress], Any]:
     """A progress callback that runs ``action`` once, at the first report: after the walk, before any read."""
     done: list[bool] = []
 
-    async def progress(_: float, __: float | None, message: str) -> None:
+    async def progress(event: IndexProgress) -> None:
         if not done:
             done.append(True)
-            assert message.startswith("found")
+            assert event.phase == "walk"
             action()
 
     return progress
@@ -289,8 +290,8 @@ async def test_a_file_rewritten_during_a_run_is_indexed_whole_and_the_next_run_c
 
         # Rewritten after it was read and written (at the batch's progress report): the run ends
         # with the older text, and the next run picks up the newer one.
-        async def rewrite_after_write(done: float, total: float | None, message: str) -> None:
-            if "embedded" in message:
+        async def rewrite_after_write(event: IndexProgress) -> None:
+            if event.chunks_keyword_indexed:
                 target.write_text(version_c, encoding="utf-8")
 
         target.write_text(version_b.replace("Bee", "Bea"), encoding="utf-8")

@@ -19,6 +19,7 @@ from support import job_when, make_settings, open_service, tool_job_when, write_
 from agent_brain_mcp import service as service_module
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import IndexBusyError
+from agent_brain_mcp.indexing.progress import IndexProgress
 from agent_brain_mcp.jobs import Job
 from agent_brain_mcp.server import build_server
 from agent_brain_mcp.service import RetrievalService
@@ -78,37 +79,38 @@ async def test_a_background_job_completes_and_status_shows_it(make: Any, big_pro
     assert status.jobs[0].finished is not None and status.jobs[0].rate
 
 
-async def test_a_cancelled_job_leaves_a_consistent_index_that_a_later_run_completes(
+async def test_a_job_cancelled_while_vectors_fill_in_leaves_every_file_searchable_and_a_later_run_completes(
     make: Any, big_project: Path
 ) -> None:
     root = big_project.as_posix()
     async with open_service(make()) as svc:
         started = await svc.index_path(".", background=True)
         assert started.job_id
-        await job_when(svc, started.job_id, lambda j: j.chunks > 0)
+        await job_when(svc, started.job_id, lambda j: j.chunks > 0)  # some vectors are in: phase 2
         cancelled = await svc.cancel_indexing()
         assert cancelled.id == started.job_id and cancelled.state == "cancelled"
         assert cancelled.finished is not None and cancelled.eta_seconds is None
 
         partial = await _manifest(svc, root)
-        stats = {s.root: s for s in await svc.backend.stats()}.get(root)
-        assert 0 < len(partial) < BIG_FILES, "the cancel should land mid-run"
-        assert stats is not None and stats.chunks == sum(c for _, c in partial.values()) == len(partial)
+        status = await svc.status()
+        assert 0 < status.vectors_pending < status.chunks, "the cancel should land while vectors fill in"
+        assert status.chunks == sum(c for _, c in partial.values()) == len(partial) and 0 < status.vector_coverage < 1
         hits = await svc.hybrid_search("function_1 return x plus", top_k=5)
-        assert {h.file_path for h in hits.hits} <= set(partial)
+        assert {h.file_path for h in hits.hits} <= set(partial) and hits.vector_coverage == status.vector_coverage
         with pytest.raises(Exception, match="no indexing job is running"):
             await svc.cancel_indexing()
 
         finished = await svc.index_path(".")
         assert finished.files_unchanged == len(partial) and finished.files_indexed == BIG_FILES - len(partial)
-        assert finished.files_removed == 0
+        assert finished.files_removed == 0 and finished.vectors_pending == 0
         resumed = await _manifest(svc, root)
-        resumed_chunks = (await svc.status()).chunks
+        after = await svc.status()
+        assert after.vectors_pending == 0 and after.vector_coverage == 1.0
 
     async with open_service(make("clean")) as clean:
         await clean.index_path(".")
         assert await _manifest(clean, root) == resumed
-        assert (await clean.status()).chunks == resumed_chunks == BIG_FILES
+        assert (await clean.status()).chunks == after.chunks == BIG_FILES
 
 
 async def test_a_second_writer_in_the_same_process_is_told_the_job_id(make: Any) -> None:
@@ -260,20 +262,25 @@ async def test_the_writer_lock_excludes_a_second_service_on_the_same_index(
         assert (await second.index_path(".")).files_indexed == BIG_FILES
 
 
-def test_job_progress_computes_rate_and_eta() -> None:
+def test_job_progress_computes_rate_and_eta_from_the_pipelines_typed_events() -> None:
     job = Job(path=".")
 
     async def feed() -> None:
-        await job.progress(0, 100, "found 100 files to check")
-        await job.progress(25, 100, "25/100 files, 40 chunks embedded")
+        await job.progress(IndexProgress("walk", 0, 100))
+        await job.progress(IndexProgress("keywords", 25, 100, chunks_keyword_indexed=300, chunks_embedded=40))
 
     asyncio.run(feed())
     snap = job.snapshot()
     assert (snap.files_done, snap.files_total, snap.chunks, snap.state) == (25, 100, 40, "running")
+    assert (snap.phase, snap.chunks_keyword_indexed) == ("keywords", 300)
     assert snap.eta_seconds is not None and snap.eta_seconds >= 0 and snap.rate is not None
+    asyncio.run(job.progress(IndexProgress("vectors", 100, 100, 1000, chunks_embedded=400, vectors_pending=600)))
+    snap = job.snapshot()
+    assert (snap.phase, snap.vectors_pending) == ("vectors", 600)
+    assert snap.rate and snap.eta_seconds == round(600 / snap.rate, 1)  # the vectors left set the ETA
     job.cancel_requested = True
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(job.progress(26, 100, "26/100 files, 41 chunks embedded"))
+        asyncio.run(job.progress(IndexProgress("vectors", 100, 100, 1000, chunks_embedded=464)))
 
 
 # -- over MCP -------------------------------------------------------------------------------------

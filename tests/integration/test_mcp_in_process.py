@@ -80,7 +80,9 @@ async def test_progress_notifications_reach_the_client(
     async with Client(server) as client:
         result = await client.call_tool("index_path", {"path": "."}, progress_callback=on_progress)
     assert not result.is_error
-    assert seen[0] == (0, 9) and seen[-1] == (9, 9)
+    # Files checked, then vectors stored: the value only grows and ends at the total.
+    assert seen[0] == (0, 9) and seen[-1][0] == seen[-1][1] == 9 + result.structured_content["total_chunks"]
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 
 async def test_the_file_mode_cap_and_kind_arguments_reach_the_search_tools(

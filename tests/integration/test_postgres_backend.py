@@ -38,7 +38,7 @@ pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[2]
 APP_NAME = "agent-brain-mcp"
-HEAD = "0003"  # the latest Alembic revision
+HEAD = "0004"  # the latest Alembic revision
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -461,7 +462,7 @@ class FailingEmbedder(HashingProvider):
         return super()._embed(texts, is_query=is_query)
 
 
-async def test_an_embedding_failure_mid_run_is_reported_not_hung_and_keeps_written_files(
+async def test_an_embedding_failure_mid_run_is_reported_and_leaves_every_file_searchable_by_keyword(
     settings: Settings, sample_project: Path
 ) -> None:
     import anyio
@@ -474,7 +475,72 @@ async def test_an_embedding_failure_mid_run_is_reported_not_hung_and_keeps_writt
         with anyio.fail_after(60), pytest.raises(EmbeddingError, match="connection reset"):
             await svc.index_path(str(sample_project))
         status = await svc.status()
-    assert 0 < status.files < 308  # the batches written before the failure stay, consistently
+        found = await svc.hybrid_search("handler_299", top_k=3)
+    # Keyword first: every file was written before the model was asked, and its vectors are pending.
+    assert status.files == 308 and 0 < status.vectors_pending < status.chunks
+    assert status.vector_coverage == found.vector_coverage < 1.0
+    assert found.hits[0].file_path == "many/m299.py"
+    # The next run fills in what the failed one left, without re-reading a file.
+    async with open_service(settings, CountingEmbedder()) as svc:
+        again = await svc.index_path(str(sample_project))
+        status = await svc.status()
+        semantic = await svc.search("handler_299", top_k=1)
+    assert again.files_indexed == 0 and again.chunks_embedded > 0
+    assert status.vectors_pending == 0 and status.vector_coverage == 1.0 == semantic.vector_coverage
+
+
+class GatedEmbedder(HashingProvider):
+    """The hashing embedder whose document batches wait until ``gate`` opens (queries never wait)."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.gate = threading.Event()
+
+    def _embed(self, texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
+        if not is_query:
+            assert self.gate.wait(60), "the test never opened the gate"
+        return super()._embed(texts, is_query=is_query)
+
+
+async def test_files_are_searchable_by_keyword_before_their_vectors_exist_and_coverage_says_so(
+    settings: Settings, sample_project: Path
+) -> None:
+    from agent_brain_mcp.render import render_search
+
+    embedder = GatedEmbedder()
+    async with open_service(settings, embedder) as svc:
+        try:
+            job = await svc.index_path(str(sample_project), background=True)
+
+            early_errors: list[str] = []
+
+            async def keyword_hit() -> Any:
+                try:
+                    found = await svc.hybrid_search("makeSlugFromTitle", top_k=3)
+                except NotIndexedError as exc:  # before the first batch is written
+                    early_errors.append(str(exc))
+                    return None
+                return found if found.hits else None
+
+            early = await eventually(keyword_hit, 30)
+            status = await svc.status()
+            semantic = await svc.search("retry with backoff", top_k=3)
+            running = next(j for j in status.jobs if j.id == job.job_id)
+        finally:
+            embedder.gate.set()
+        await job_when(svc, job.job_id, timeout=30)
+        final = await svc.status()
+        after = await svc.hybrid_search("makeSlugFromTitle", top_k=3)
+    assert early.hits[0].file_path == "src/text/slug.py" and early.hits[0].keyword_rank is not None
+    assert all("Indexing has started" in e and "Nothing is indexed" not in e for e in early_errors)
+    assert early.vector_coverage == 0.0 and status.vector_coverage == 0.0  # no vector is stored yet
+    assert status.vectors_pending == status.chunks > 0 and status.roots[0].vectors_pending == status.chunks
+    assert running.state == "running" and running.chunks_keyword_indexed > 0
+    assert semantic.hits == [] and semantic.vector_coverage == 0.0
+    assert "could not see 100% of the chunks" in render_search(semantic)
+    assert "Vector coverage 0%" in render_search(early)
+    assert final.vectors_pending == 0 and final.vector_coverage == 1.0 == after.vector_coverage
+    assert after.hits[0].vector_rank is not None and "Vector coverage" not in render_search(after)
 
 
 NOTEBOOK = {

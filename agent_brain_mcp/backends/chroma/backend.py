@@ -23,14 +23,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from agent_brain_mcp.backends.base import (
     Backend,
     BackendInfo,
+    ChunkRecord,
     FileRecord,
     FileWrite,
+    PendingVector,
     RootStats,
     ScoredChunk,
     SearchFilters,
@@ -332,26 +335,49 @@ class ChromaBackend(Backend):
         current = self.catalog.begin_write(root, [(w.record.rel_path, [c.id for c in w.chunks]) for w in writes])
         # 2. Chroma: drop the files' current chunks, write the new ones
         chroma_recovery.delete_ids(self._collection, current, self._max_batch)
-        chunks = [c for w in writes for c in w.chunks]
-        step = min(self._max_batch, _UPSERT_BATCH)
-        for start in range(0, len(chunks), step):
-            part = chunks[start : start + step]
-            time.sleep(WRITER_PAUSE_S)
-            self._collection.upsert(
-                ids=[c.id for c in part],
-                embeddings=[list(c.embedding) for c in part],
-                documents=[c.text for c in part],
-                metadatas=[_metadata(root, c) for c in part],
-            )
-        # 3. the catalog rows, settling the intent in the same transaction
+        self._upsert([(root, c) for w in writes for c in w.chunks if c.embedding is not None])
+        # 3. the catalog rows (those without a vector marked awaiting), settling the intent
         self.catalog.write_files(
             root, [(w.record, w.chunks, [" ".join(tokenize(c.search_text)) for c in w.chunks]) for w in writes]
         )
         self._note_own_commit()
 
+    def _upsert(self, chunks: Sequence[tuple[str, ChunkRecord]]) -> None:
+        """(root, chunk with its vector) pairs into Chroma, in calls small enough not to stall searches."""
+        step = min(self._max_batch, _UPSERT_BATCH)
+        for start in range(0, len(chunks), step):
+            part = chunks[start : start + step]
+            time.sleep(WRITER_PAUSE_S)
+            self._collection.upsert(
+                ids=[c.id for _, c in part],
+                embeddings=[list(c.embedding or ()) for _, c in part],
+                documents=[c.text for _, c in part],
+                metadatas=[_metadata(root, c) for root, c in part],
+            )
+
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
         if writes:
             await self._run(self._guarded, self._write_sync, root, writes)
+
+    async def pending_vectors(self, limit: int) -> list[PendingVector]:
+        rows = await self._run(self.catalog.awaiting_chunks, limit)
+        return [PendingVector(*row) for row in rows]
+
+    def _fill_sync(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        # 1. intent: the chunks still awaiting with the same text are marked sent, committed first
+        by_id = {p.id: v for p, v in vectors}
+        sent = self.catalog.send_vectors([(p.id, p.text) for p, _ in vectors])
+        # 2. Chroma: add them
+        self._upsert([(root, replace(c, embedding=by_id[c.id])) for root, c in sent])
+        # 3. the catalog: they await nothing any more
+        self.catalog.vectors_done([c.id for _, c in sent])
+        self._note_own_commit()
+        return len(sent)
+
+    async def fill_vectors(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        if not vectors:
+            return 0
+        return await self._run(self._guarded, self._fill_sync, vectors)
 
     def _remove_sync(self, removed_ids: Callable[[], list[str]]) -> int:
         """A removal: catalog rows go with their ids recorded as intent, then Chroma, then the records."""

@@ -11,6 +11,10 @@ re-reading every chunk. The log is pruned up to the position of the last saved k
 the old contents is ever taken for current. Both were added to layout version 1 without changing
 it: a catalog written before them gets the table and triggers on open, and its keyword index is
 rebuilt once from the chunk rows.
+
+``awaiting`` lists the chunk rows whose vector is not in Chroma yet (written keyword first, see
+docs/ARCHITECTURE.md); ``sent`` marks a batch being added to Chroma right now. A trigger drops a
+chunk's entry with the chunk. Also added without a layout change: an older catalog has none.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ CREATE TRIGGER IF NOT EXISTS chunks_logged_insert AFTER INSERT ON chunks
 CREATE TRIGGER IF NOT EXISTS chunks_logged_delete AFTER DELETE ON chunks
     BEGIN INSERT INTO chunk_log (id) VALUES (old.id); END;
 CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, root TEXT NOT NULL, rel_path TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS awaiting (id TEXT PRIMARY KEY, sent INTEGER NOT NULL DEFAULT 0);
+CREATE TRIGGER IF NOT EXISTS chunks_awaiting_gone AFTER DELETE ON chunks
+    BEGIN DELETE FROM awaiting WHERE id = old.id; END;
 """
 
 _ID_BATCH = 500
@@ -154,6 +161,7 @@ class Catalog:
             db.execute("DELETE FROM meta WHERE key NOT IN ('generation', 'chunk_log_pruned')")
             db.execute("INSERT INTO meta (key, value) VALUES ('catalog_id', ?)", (uuid.uuid4().hex,))
             db.execute("DELETE FROM pending")
+            db.execute("DELETE FROM awaiting")
             # Committed with the reset: until the vector store is emptied too, a writer reconciles.
             db.execute("INSERT INTO meta (key, value) VALUES (?, '1')", (RECONCILE_KEY,))
             self._bump(db)
@@ -195,6 +203,9 @@ class Catalog:
                      record.language),
                 )  # fmt: skip
                 db.execute("DELETE FROM pending WHERE root = ? AND rel_path = ?", (root, record.rel_path))
+                db.executemany(
+                    "INSERT OR REPLACE INTO awaiting (id) VALUES (?)", [(c.id,) for c in chunks if c.embedding is None]
+                )
             self._bump(db)
 
     def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
@@ -283,13 +294,61 @@ class Catalog:
         return forgotten
 
     def all_chunk_texts(self) -> dict[str, str]:
-        """id -> text of every chunk row (for a full comparison with the vector store)."""
+        """id -> text of every chunk row Chroma should hold (all but the awaiting ones)."""
         with self._read_tx() as db:
-            return dict(db.execute("SELECT id, text FROM chunks"))
+            return dict(db.execute("SELECT id, text FROM chunks WHERE id NOT IN (SELECT id FROM awaiting)"))
 
-    def chunk_count(self) -> int:
+    def chunks_with_vectors(self) -> int:
+        """Chunk rows Chroma should hold: all but the awaiting ones."""
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT id FROM awaiting)").fetchone()[0]
+            )
+
+    # -- vectors that come after the keywords (docs/ARCHITECTURE.md) ------------------------------
+    _CHUNK_COLUMNS = "c.id, c.root, c.rel_path, c.ordinal, c.start_line, c.end_line, c.language, c.symbol, c.text"
+
+    def awaiting_chunks(self, limit: int) -> list[tuple[str, str, str, str | None, str]]:
+        """(id, root, rel_path, symbol, text) of up to ``limit`` chunks awaiting their vector, oldest first."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT c.id, c.root, c.rel_path, c.symbol, c.text FROM awaiting a JOIN chunks c ON c.id = a.id "
+                "WHERE a.sent = 0 ORDER BY a.rowid LIMIT ?",
+                (limit,),
+            ).fetchall()
+
+    def send_vectors(self, expected: Sequence[tuple[str, str]]) -> list[tuple[str, ChunkRecord]]:
+        """Mark as being sent to Chroma the awaiting chunks of ``expected`` ((id, text)) whose text is
+        still that one; committed before Chroma is touched. Returns (root, row without vector) of each."""
+        texts = dict(expected)
+        with self._tx() as db:
+            rows = []
+            for start in range(0, len(texts), _ID_BATCH):
+                part = list(texts)[start : start + _ID_BATCH]
+                rows += db.execute(
+                    f"SELECT {self._CHUNK_COLUMNS} FROM awaiting a JOIN chunks c ON c.id = a.id "  # noqa: S608
+                    f"WHERE a.sent = 0 AND a.id IN ({','.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+            rows = [r for r in rows if texts[r[0]] == r[8]]
+            db.executemany("UPDATE awaiting SET sent = 1 WHERE id = ?", [(r[0],) for r in rows])
+        return [(r[1], ChunkRecord(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8], "", None)) for r in rows]
+
+    def vectors_done(self, ids: Sequence[str]) -> None:
+        """The sent chunks ``ids`` are in Chroma: they await nothing any more."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM awaiting WHERE id = ? AND sent = 1", [(cid,) for cid in ids])
+            self._bump(db)
+
+    def sent_vectors(self) -> list[str]:
+        """Ids whose addition to Chroma was under way when a run died (Chroma may hold them or not)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM awaiting WHERE sent = 1")]
+
+    def unsend(self, ids: Sequence[str]) -> None:
+        """After ``ids`` were deleted from Chroma: they await their vector again."""
+        with self._tx() as db:
+            db.executemany("UPDATE awaiting SET sent = 0 WHERE id = ?", [(cid,) for cid in ids])
 
     def record_doubts(self, stray: Sequence[tuple[str, str, str]], doubtful: Sequence[str]) -> None:
         """Intent records for a whole comparison's findings, to be rolled back like a dead run's.
@@ -429,4 +488,10 @@ class Catalog:
                 "(SELECT COALESCE(SUM(chunk_count), 0) FROM files f WHERE f.root = r.root) "
                 "FROM roots r ORDER BY r.root"
             ).fetchall()
-        return [RootStats(root=r[0], files=r[2], chunks=r[3], last_indexed=r[1]) for r in rows]
+            awaiting = dict(
+                self._db.execute("SELECT c.root, COUNT(*) FROM awaiting a JOIN chunks c ON c.id = a.id GROUP BY c.root")
+            )
+        return [
+            RootStats(root=r[0], files=r[2], chunks=r[3], last_indexed=r[1], vectors_pending=awaiting.get(r[0], 0))
+            for r in rows
+        ]

@@ -4,7 +4,9 @@ The catalog is the source of truth (docs/ARCHITECTURE.md, "Stores and their inva
 Chroma write or delete is preceded by a committed intent record in the catalog (``pending``); a run
 that dies leaves those records behind, and only the next holder of the writer lock acts on them:
 it deletes every recorded id from Chroma, then forgets the files they belong to in the catalog (one
-transaction), so that the run that follows re-indexes exactly those files.
+transaction), so that the run that follows re-indexes exactly those files. Chunks written keyword
+first await their vector (``awaiting``); a batch of them being added to Chroma is marked ``sent``
+first, and a dead run's sent marks are withdrawn (deleted from Chroma, awaited again).
 
 A whole comparison (every Chroma id and document against the catalog) is the fallback for what no
 record describes: a store written before the protocol, a reset that died half-way, or counts that
@@ -52,7 +54,7 @@ def needs_comparison(collection: Any, catalog: Catalog) -> bool:
     """True when no record explains the state: first run under the protocol, a reset cut short, counts differ."""
     if not catalog.compared_under_protocol():
         return True
-    return int(collection.count()) != catalog.chunk_count()
+    return int(collection.count()) != catalog.chunks_with_vectors()
 
 
 def compare_whole(collection: Any, catalog: Catalog, step: int) -> None:
@@ -87,8 +89,20 @@ def compare_whole(collection: Any, catalog: Catalog, step: int) -> None:
     catalog.finish_comparison()
 
 
+def withdraw_sent_vectors(collection: Any, catalog: Catalog, step: int) -> int:
+    """Vectors whose addition to Chroma a dead run left unconfirmed: deleted from Chroma, awaited again
+    (the next run embeds them once more, or takes them from the vector store)."""
+    sent = catalog.sent_vectors()
+    if sent:
+        delete_ids(collection, sent, step)
+        catalog.unsend(sent)
+        log.warning("withdrew %d vectors an interrupted run was adding: they will be filled again", len(sent))
+    return len(sent)
+
+
 def recover(collection: Any, catalog: Catalog, step: int) -> None:
     """The writer's first step, under its lock: finish or roll back what the records say is unfinished."""
+    withdraw_sent_vectors(collection, catalog, step)
     roll_back_unfinished(collection, catalog, step)
     if needs_comparison(collection, catalog):
         compare_whole(collection, catalog, step)

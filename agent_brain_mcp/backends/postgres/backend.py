@@ -20,6 +20,7 @@ from agent_brain_mcp.backends.base import (
     BackendInfo,
     FileRecord,
     FileWrite,
+    PendingVector,
     RootStats,
     ScoredChunk,
     SearchFilters,
@@ -264,6 +265,32 @@ class PostgresBackend(Backend):
                 await conn.execute(text(sql.add_terms_sql(p)), {"root": root, "paths": paths})
             await conn.execute(text(sql.upsert_files_sql(p)), [sql.file_row(root, w.record) for w in writes])
 
+    async def pending_vectors(self, limit: int) -> list[PendingVector]:
+        rows = await self._exec(
+            f"SELECT node_id, root, rel_path, symbol, text FROM {self.params.chunks} "
+            "WHERE embedding IS NULL ORDER BY id LIMIT :n",
+            {"n": limit},
+        )
+        return [PendingVector(*row) for row in rows]
+
+    async def fill_vectors(self, vectors: Sequence[tuple[PendingVector, Sequence[float]]]) -> int:
+        """One UPDATE per batch (one transaction): a row rewritten since it was read keeps waiting."""
+        if not vectors:
+            return 0
+        p = self.params
+        rows = await self._exec(
+            f"UPDATE {p.chunks} c SET embedding = CAST(v.emb AS vector({p.dimension})) "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:texts AS text[]), CAST(:embs AS text[])) AS v(node_id, text, emb) "
+            "WHERE c.node_id = v.node_id AND c.text = v.text AND c.embedding IS NULL RETURNING c.node_id",
+            {
+                "ids": [pv.id for pv, _ in vectors],
+                "texts": [pv.text for pv, _ in vectors],
+                "embs": [sql.vector_literal(vec) for _, vec in vectors],
+            },
+            write=True,
+        )
+        return len(rows)
+
     async def touch_files(self, root: str, records: Sequence[FileRecord]) -> None:
         if not records:
             return
@@ -335,12 +362,15 @@ class PostgresBackend(Backend):
             f"SELECT r.root, r.last_indexed, COUNT(f.rel_path), COALESCE(SUM(f.chunk_count), 0) "
             f"FROM {p.roots} r LEFT JOIN {p.files} f ON f.root = r.root GROUP BY r.root, r.last_indexed ORDER BY r.root"
         )
+        # Through the partial index of pending rows: empty (and free) once every vector is in.
+        pending = dict(await self._exec(f"SELECT root, COUNT(*) FROM {p.chunks} WHERE embedding IS NULL GROUP BY root"))
         return [
             RootStats(
                 root=r[0],
                 files=int(r[2]),
                 chunks=int(r[3]),
                 last_indexed=r[1].replace(microsecond=0).isoformat() if r[1] else None,
+                vectors_pending=int(pending.get(r[0], 0)),
             )
             for r in rows
         ]
@@ -352,7 +382,9 @@ class PostgresBackend(Backend):
         where = sql.filters_sql(filters, args)
         dist = f"{p.vector_expr} <=> CAST(:q AS {p.query_cast})"
         rows = await self._exec(
-            f"SELECT {sql.COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} ORDER BY {dist} LIMIT :k", args
+            f"SELECT {sql.COLUMNS}, 1 - ({dist}) FROM {p.chunks} WHERE {where} AND embedding IS NOT NULL "
+            f"ORDER BY {dist} LIMIT :k",
+            args,
         )
         # hnsw.iterative_scan=relaxed_order may return filtered rows slightly out of distance order.
         return sorted((sql.hit(r, float(r[8])) for r in rows), key=lambda h: -h.score)

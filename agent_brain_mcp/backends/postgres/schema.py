@@ -200,3 +200,25 @@ def vectors_upgrade_statements(p: SchemaParams) -> list[str]:
 
 def vectors_downgrade_statements(p: SchemaParams) -> list[str]:
     return [f"DROP TABLE IF EXISTS {p.vectors}"]
+
+
+def pending_vectors_upgrade_statements(p: SchemaParams) -> list[str]:
+    """Revision 0004, keyword first: a chunk row may be written before its vector (``embedding`` NULL,
+    filled in by an UPDATE in the same run). The HNSW index leaves NULLs out; a partial index lists the
+    pending rows in write order, and stays empty once every vector is in."""
+    return [
+        f"ALTER TABLE {p.chunks} ALTER COLUMN embedding DROP NOT NULL",
+        f"CREATE INDEX IF NOT EXISTS {p.chunks}_vector_pending ON {p.chunks} (id) WHERE embedding IS NULL",
+    ]
+
+
+def pending_vectors_downgrade_statements(p: SchemaParams) -> list[str]:
+    """Files with a pending vector are forgotten with their chunks (the next run indexes them again;
+    the document frequencies of their lexemes stay counted until a force=true run) before NOT NULL returns."""
+    return [
+        f"WITH doubtful AS (SELECT DISTINCT root, rel_path FROM {p.chunks} WHERE embedding IS NULL), "
+        f"gone AS (DELETE FROM {p.chunks} c USING doubtful d WHERE c.root = d.root AND c.rel_path = d.rel_path) "
+        f"DELETE FROM {p.files} f USING doubtful d WHERE f.root = d.root AND f.rel_path = d.rel_path",
+        f"DROP INDEX IF EXISTS {p.chunks}_vector_pending",
+        f"ALTER TABLE {p.chunks} ALTER COLUMN embedding SET NOT NULL",
+    ]

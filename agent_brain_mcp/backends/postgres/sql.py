@@ -24,6 +24,11 @@ def vector_literal(values: Sequence[float]) -> str:
     return "[" + ",".join(f"{float(v):.7g}" for v in values) + "]"
 
 
+def stored_vector(values: Sequence[float] | None) -> str | None:
+    """pgvector's text form of a chunk's vector; None (SQL NULL) for a pending vector."""
+    return None if values is None else vector_literal(values)
+
+
 def filters_sql(filters: SearchFilters, args: dict[str, Any]) -> str:
     clauses = ["TRUE"]
     if filters.language:
@@ -52,7 +57,7 @@ def chunk_row(root: str, c: ChunkRecord) -> dict[str, Any]:
         "text": c.text,
         "meta": json.dumps(meta),
         "node_id": c.id,
-        "emb": vector_literal(c.embedding),
+        "emb": stored_vector(c.embedding),
         "root": root,
         "rel_path": c.rel_path,
         "ordinal": c.ordinal,
@@ -169,7 +174,8 @@ def hybrid_sql(p: SchemaParams, plan: KeywordPlan | None, filters: SearchFilters
     return f"""
         WITH vec AS (
             SELECT id, ROW_NUMBER() OVER (ORDER BY d) AS rnk FROM (
-                SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} ORDER BY d LIMIT :n
+                SELECT id, {dist} AS d FROM {p.chunks} WHERE {where} AND embedding IS NOT NULL
+                    ORDER BY d LIMIT :n
             ) v
         ), kw AS ({keyword}), fused AS (
             SELECT COALESCE(vec.id, kw.id) AS id, vec.rnk AS vrank, kw.rnk AS krank,
