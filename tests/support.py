@@ -295,3 +295,9 @@ async def tool_job_when(
         return job if (until or (lambda j: finished(j["state"])))(job) else None
 
     return await eventually(check, timeout)
+
+
+def head_revision() -> str:
+    """The latest Alembic revision of ``migrations/versions`` (files are named ``NNNN_<what>.py``)."""
+    versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+    return max(p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))

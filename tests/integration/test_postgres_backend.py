@@ -23,7 +23,7 @@ import anyio
 import pytest
 import yaml
 from mcp import Client
-from support import SAMPLE_FILES, make_settings, open_service, world_readable_tmpdir, write_tree
+from support import SAMPLE_FILES, head_revision, make_settings, open_service, world_readable_tmpdir, write_tree
 
 from agent_brain_mcp.backends.base import ChunkRecord, FileRecord, FileWrite
 from agent_brain_mcp.backends.postgres.backend import PostgresBackend
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[2]
 APP_NAME = "agent-brain-mcp"
-HEAD = "0004"  # the latest Alembic revision
+HEAD = head_revision()  # the latest Alembic revision
 
 
 # -- helpers --------------------------------------------------------------------------------------
