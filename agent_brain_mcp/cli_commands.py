@@ -152,7 +152,7 @@ def _progress_bar(enabled: bool) -> Iterator[Progress]:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("files"),
+        TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
@@ -168,12 +168,12 @@ async def _index(args: argparse.Namespace, settings: Settings) -> int:
     every = getattr(args, "progress_every", None) or 5.0
     plain = plain_progress(PROG, args.path, sys.stderr, every) if lines else nullcontext(None)
     with _progress_bar(enabled=not args.quiet) as bar:
-        task = bar.add_task("opening the index and loading the model", total=None)
+        task = bar.add_task("opening the index and loading the model", total=None, unit="files")
         async with plain as printer:
 
             async def progress(event: IndexProgress) -> None:
-                done, total = event.fraction
-                bar.update(task, completed=done, total=total, description=event.message())
+                done, total, unit = event.phase_count
+                bar.update(task, completed=done, total=total, description=event.message(), unit=unit)
                 if printer is not None:
                     await printer(event)
 

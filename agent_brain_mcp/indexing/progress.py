@@ -39,6 +39,16 @@ class IndexProgress:
         done = files + self.chunks_embedded
         return float(done), float(self.files_total + self.chunks_embedded + self.vectors_pending)
 
+    @property
+    def phase_count(self) -> tuple[int, int | None, str]:
+        """(done, total, unit) of the current phase, for a bar that names what it counts: files while
+        they are read and written, vectors while they fill in."""
+        if self.phase == VECTORS:
+            return self.chunks_embedded, self.chunks_embedded + self.vectors_pending, "vectors"
+        if self.phase == DONE and self.files_total is not None:
+            return self.files_total, self.files_total, "files"
+        return self.files_done, self.files_total, "files"
+
     def message(self) -> str:
         total = "?" if self.files_total is None else str(self.files_total)
         if self.phase == WALK:

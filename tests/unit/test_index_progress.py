@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent_brain_mcp.backends.base import RootStats
-from agent_brain_mcp.indexing.progress import IndexProgress
+from agent_brain_mcp.indexing.progress import DONE, KEYWORDS, VECTORS, IndexProgress
 from agent_brain_mcp.service import vector_coverage
 
 # A run over 10 files making 40 chunks, 5 of them with vectors from the vector store.
@@ -40,3 +40,12 @@ def test_coverage_is_the_share_of_chunks_with_a_vector_and_never_rounds_up_to_wh
     assert vector_coverage([root(100, 63), root(100, 0)]) == 0.685
     assert vector_coverage([root(100_000, 1)]) == 0.999  # one vector missing is not "all"
     assert vector_coverage([root(10, 10)]) == 0.0
+
+
+def test_the_bar_counts_files_while_reading_and_vectors_while_they_fill_in() -> None:
+    reading = IndexProgress(KEYWORDS, files_done=3, files_total=9, chunks_keyword_indexed=20)
+    filling = IndexProgress(VECTORS, files_done=9, files_total=9, chunks_embedded=5, vectors_pending=15)
+    done = IndexProgress(DONE, files_done=9, files_total=9, chunks_embedded=20)
+    assert reading.phase_count == (3, 9, "files")
+    assert filling.phase_count == (5, 20, "vectors")
+    assert done.phase_count == (9, 9, "files")
