@@ -14,6 +14,7 @@ The catalog is the source of truth and every Chroma change is announced there fi
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import functools
 import logging
@@ -347,6 +348,10 @@ class ChromaBackend(Backend):
         step = min(self._max_batch, _UPSERT_BATCH)
         for start in range(0, len(chunks), step):
             part = chunks[start : start + step]
+            # Chroma's bindings can hang, not fail, when the disk fills during a write: never start one
+            # on a nearly full disk (the intent is recorded, so the next run resumes from here).
+            if chroma_recovery.low_on_space(self._state_dir):
+                raise OSError(errno.ENOSPC, "no space left on device (checked before a Chroma write)")
             time.sleep(WRITER_PAUSE_S)
             self._collection.upsert(
                 ids=[c.id for _, c in part],

@@ -125,7 +125,7 @@ def storage_error(exc: BaseException, folder: Path) -> StorageError | None:
     text = f"{type(exc).__name__}: {exc}".lower()
     code = exc.errno if isinstance(exc, OSError) else None
     cause = next((name for num, words, name in _CAUSES if code == num or any(w in text for w in words)), None)
-    if cause is None and _low_on_space(folder):  # Chroma names no cause ("Error in compaction")
+    if cause is None and low_on_space(folder):  # Chroma names no cause ("Error in compaction")
         cause = "no space left on device"
     if cause is None:
         return None
@@ -136,7 +136,8 @@ def storage_error(exc: BaseException, folder: Path) -> StorageError | None:
     )
 
 
-def _low_on_space(folder: Path) -> bool:
+def low_on_space(folder: Path) -> bool:
+    """Less free space under ``folder`` than a Chroma write may need (and than Chroma survives)."""
     try:
         st = os.statvfs(folder)
     except OSError:
