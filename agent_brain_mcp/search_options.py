@@ -16,6 +16,11 @@ MAX_TOP_K = 200
 MIN_MAX_CHARS = 100
 GROUP_BY = ("chunk", "file")
 LONG_QUERY = ("windows", "focused")  # how a long query reaches the semantic side (see query_terms)
+# "focused" (its opening + the names, phrases and paths it holds, one window) beat "windows" (up to
+# MAX_WINDOWS windows averaged) on the 111 Django bug reports of issues/ with the real model, file mode
+# + code, one run: Acc@1/Acc@5 0.505/0.820 vs 0.495/0.793 (docs/BENCHMARKS.md); one embedding, not
+# several. Queries shorter than one window reach the model whole either way.
+DEFAULT_LONG_QUERY = "focused"
 # Candidates per side for files ranked as wholes: deep enough that a file's several chunks count.
 FILE_CANDIDATES = 150
 
@@ -26,7 +31,7 @@ class SearchOptions:
     group_by: str = "chunk"
     max_per_file: int | None = DEFAULT_MAX_PER_FILE
     kind: str | None = None
-    long_query: str = "windows"
+    long_query: str = DEFAULT_LONG_QUERY
 
     def check(self) -> None:
         if self.max_chars is not None and self.max_chars < MIN_MAX_CHARS:

@@ -27,7 +27,7 @@ from agent_brain_mcp.jobs import Job, JobRegistry
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, RootStatus, SearchResult
 from agent_brain_mcp.query_terms import QueryTerms, analyse, focused_text, keyword_text, vector_windows
 from agent_brain_mcp.ranking import DEFAULT_MAX_PER_FILE
-from agent_brain_mcp.search_options import MAX_TOP_K, SearchOptions, mean_direction
+from agent_brain_mcp.search_options import DEFAULT_LONG_QUERY, MAX_TOP_K, SearchOptions, mean_direction
 
 if TYPE_CHECKING:
     from agent_brain_mcp.watcher import IndexWatcher
@@ -360,7 +360,7 @@ class RetrievalService:
         return analyse(query), filters, chunks
 
     async def _embed_query(self, terms: QueryTerms, long_query: str) -> list[float]:
-        """One vector for the query: a long one is embedded in windows (one batch) and averaged."""
+        """One vector for the query: a long one as its focused rewrite, or in windows (one batch) averaged."""
         texts = vector_windows(terms) if long_query == "windows" else [focused_text(terms)]
         vectors = await asyncio.gather(*(self.embedder.aembed_query(t) for t in texts))
         return mean_direction(vectors)
@@ -376,7 +376,7 @@ class RetrievalService:
         group_by: str = "chunk",
         max_per_file: int | None = DEFAULT_MAX_PER_FILE,
         kind: str | None = None,
-        long_query: str = "windows",
+        long_query: str = DEFAULT_LONG_QUERY,
     ) -> SearchResult:
         """See SearchOptions for ``group_by``, ``max_per_file``, ``kind`` and ``long_query``."""
         opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)
@@ -400,7 +400,7 @@ class RetrievalService:
         group_by: str = "chunk",
         max_per_file: int | None = DEFAULT_MAX_PER_FILE,
         kind: str | None = None,
-        long_query: str = "windows",
+        long_query: str = DEFAULT_LONG_QUERY,
     ) -> SearchResult:
         """``rrf_k`` is not a tool argument: it exists for benchmarks/tune_fusion.py; ``long_query`` neither
         (benchmarks compare its two ways). See SearchOptions for the others."""
@@ -433,7 +433,7 @@ class RetrievalService:
         group_by: str = "chunk",
         max_per_file: int | None = DEFAULT_MAX_PER_FILE,
         kind: str | None = None,
-        long_query: str = "windows",
+        long_query: str = DEFAULT_LONG_QUERY,
     ) -> SearchResult:
         """BM25 / full-text ranking alone (the reference the evaluation compares against)."""
         opts = SearchOptions(max_chars, group_by, max_per_file, kind, long_query)

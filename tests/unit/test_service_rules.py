@@ -114,3 +114,36 @@ async def test_a_background_job_runs_to_done_and_blocks_a_second_run_meanwhile(t
         assert snapshot.state == "done" and snapshot.files_done == len(FILES)
         with pytest.raises(InvalidInputError, match="no indexing job is running"):
             await svc.cancel_indexing()
+
+
+class _RecordingEmbedder(HashingProvider):
+    """The hashing model, remembering the query texts it was asked to embed."""
+
+    def __init__(self, dimension: int) -> None:
+        super().__init__(dimension)
+        self.queries: list[str] = []
+
+    async def aembed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return await super().aembed_query(text)
+
+
+async def test_a_long_query_reaches_the_model_once_as_its_opening_and_the_names_it_holds(
+    tmp_path: Path, project: Path
+) -> None:
+    report = "Invoices are wrong when the tax changes.\n" + "\n".join(
+        f'  File "app/billing/invoice.py", line {n}, in total_due' for n in range(400)
+    )
+    embedder = _RecordingEmbedder(64)
+    svc = RetrievalService(MemoryBackend(tmp_path / "store"), embedder, IndexingSettings(), project)
+    await svc.check_identity()
+    try:
+        await svc.index_path(str(project))
+        embedder.queries.clear()
+        await svc.hybrid_search(report, top_k=3)
+        await svc.search("total_due", top_k=3)
+    finally:
+        await svc.close()
+    long_text, short_text = embedder.queries
+    assert long_text.startswith("Invoices are wrong when the tax changes.") and "total_due" in long_text
+    assert len(long_text) < len(report) and short_text == "total_due"
