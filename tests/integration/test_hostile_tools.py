@@ -18,6 +18,7 @@ from mcp import Client
 from support import make_settings, open_service
 
 from agent_brain_mcp.errors import IndexBusyError
+from agent_brain_mcp.indexing.progress import WALK, IndexProgress
 from agent_brain_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -45,8 +46,8 @@ async def test_a_file_swapped_after_the_walk_for_a_symlink_outside_the_root_is_n
     victim = project / "src" / "victim.py"
     victim.write_text("harmless = 1\n", encoding="utf-8")
 
-    async def swap(done: float, total: float | None, message: str) -> None:
-        if message.startswith("found"):  # the walk is over, nothing is read yet
+    async def swap(event: IndexProgress) -> None:
+        if event.phase == WALK:  # the walk is over, nothing is read yet
             victim.unlink()
             victim.symlink_to(outside)
 
@@ -64,8 +65,8 @@ async def test_a_file_swapped_for_a_fifo_during_the_run_is_skipped_and_the_run_f
     victim = project / "src" / "victim.py"
     victim.write_text("harmless = 1\n", encoding="utf-8")
 
-    async def swap(done: float, total: float | None, message: str) -> None:
-        if message.startswith("found"):
+    async def swap(event: IndexProgress) -> None:
+        if event.phase == WALK:
             victim.unlink()
             os.mkfifo(victim)
 
@@ -122,7 +123,7 @@ async def test_a_second_foreground_index_path_fails_at_once_with_a_busy_error(tm
     release = anyio.Event()
     entered = anyio.Event()
 
-    async def hold(done: float, total: float | None, message: str) -> None:
+    async def hold(event: IndexProgress) -> None:
         entered.set()
         await release.wait()
 
