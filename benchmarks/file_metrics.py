@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from retrieval_metrics import check_k, dedupe
+
 __all__ = ["CUTOFFS", "acc_at_k", "distinct_in_top", "first_gold_rank", "mrr_at_k", "rank_files", "summarize"]
 
 CUTOFFS = (1, 5, 10)
@@ -20,13 +22,7 @@ CUTOFFS = (1, 5, 10)
 
 def rank_files(paths: Iterable[str]) -> list[str]:
     """The files of a list of chunk hits, best first, each once (its first hit's place)."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for path in paths:
-        if path not in seen:
-            seen.add(path)
-            out.append(path)
-    return out
+    return dedupe(paths)
 
 
 def first_gold_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | None:
@@ -39,14 +35,12 @@ def first_gold_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | None:
 
 
 def acc_at_k(rank: int | None, k: int) -> float:
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    check_k(k)
     return 1.0 if rank is not None and rank <= k else 0.0
 
 
 def mrr_at_k(rank: int | None, k: int = 10) -> float:
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    check_k(k)
     return 1.0 / rank if rank is not None and rank <= k else 0.0
 
 

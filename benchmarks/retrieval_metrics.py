@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
+    "check_k",
     "dedupe",
     "evaluate_run",
     "mrr_at_k",
@@ -47,13 +48,13 @@ def relevant_docs(judgments: Mapping[str, float]) -> set[str]:
     return {doc for doc, score in judgments.items() if score > 0}
 
 
-def _check_k(k: int) -> None:
+def check_k(k: int) -> None:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
 
 
 def ndcg_at_k(ranking: Sequence[str], relevant: set[str] | frozenset[str], k: int = 10) -> float:
-    _check_k(k)
+    check_k(k)
     if not relevant:
         return 0.0
     top = dedupe(ranking)[:k]
@@ -63,7 +64,7 @@ def ndcg_at_k(ranking: Sequence[str], relevant: set[str] | frozenset[str], k: in
 
 
 def recall_at_k(ranking: Sequence[str], relevant: set[str] | frozenset[str], k: int = 100) -> float:
-    _check_k(k)
+    check_k(k)
     if not relevant:
         return 0.0
     found = sum(1 for doc in dedupe(ranking)[:k] if doc in relevant)
@@ -71,7 +72,7 @@ def recall_at_k(ranking: Sequence[str], relevant: set[str] | frozenset[str], k: 
 
 
 def mrr_at_k(ranking: Sequence[str], relevant: set[str] | frozenset[str], k: int = 10) -> float:
-    _check_k(k)
+    check_k(k)
     if not relevant:
         return 0.0
     for i, doc in enumerate(dedupe(ranking)[:k], start=1):
