@@ -98,6 +98,7 @@ def _settings(lane: dict[str, Any]) -> Any:
 
 KEYWORDS, VECTORS = 0, 1  # the phase a child reports (shared memory), read when it is killed
 MIN_VECTOR_KILLS = 4  # per backend: kills that landed while vectors were being filled in
+PHASE_WAIT_S = 60.0  # a run's keyword phase can outlast the lane's estimate of the whole run under load
 
 
 def _index_in_child(lane: dict[str, Any], path: str, force: bool, started: Any, phase: Any) -> None:
@@ -135,10 +136,12 @@ def _attempt(ctx: Any, lane: _Lane, kind: str, path: str, force: bool, kill: boo
         began = time.monotonic()
         if kill:
             estimate = lane.estimate.get(kind, 2.0)
-            if lane.rng.random() < 1 / 3:  # wait for the vectors phase (bounded by the run's length)
-                while phase.value != VECTORS and proc.exitcode is None and time.monotonic() - began < estimate:
+            in_vector_phase = lane.rng.random() < 1 / 3
+            if in_vector_phase:  # wait for the vectors phase, however long a loaded machine makes the first
+                while phase.value != VECTORS and proc.exitcode is None and time.monotonic() - began < PHASE_WAIT_S:
                     proc.join(0.005)
-            delay = lane.rng.uniform(0.0, max(estimate - (time.monotonic() - began), 0.05))
+            floor = 0.3 if in_vector_phase else 0.05  # past the estimate: still a spread of kill points
+            delay = lane.rng.uniform(0.0, max(estimate - (time.monotonic() - began), floor))
             proc.join(delay)  # the randomized kill point: the run's state at this moment, whatever it is
             if proc.exitcode is None:
                 proc.kill()
