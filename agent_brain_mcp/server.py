@@ -17,6 +17,7 @@ from agent_brain_mcp.backends.locations import index_location
 from agent_brain_mcp.config import Settings
 from agent_brain_mcp.errors import AgentBrainError
 from agent_brain_mcp.indexing.progress import IndexProgress
+from agent_brain_mcp.kinds import Kind
 from agent_brain_mcp.mcp_guard import GuardedServer
 from agent_brain_mcp.models import IndexJob, IndexResult, IndexStatus, SearchResult
 from agent_brain_mcp.ranking import DEFAULT_MAX_PER_FILE
@@ -67,7 +68,7 @@ HYBRID_DOC = (
 RANKING_DOC = (
     " A chunk that defines a name or error message the query gives comes first. The first page holds at "
     "most max_per_file (2) hits of one file. To ask 'which files?' (e.g. for a bug report: paste it whole, "
-    "traceback included) pass group_by='file'. kind='code' leaves out docs and tests."
+    "traceback included) pass group_by='file'. kind='code' leaves out docs, tests and config files."
 )
 
 _READS = ToolAnnotations(read_only_hint=True)
@@ -95,10 +96,11 @@ MaxPerFile = Annotated[
         "(default 2; 0 = no cap, e.g. to read one file's every match)",
     ),
 ]
-Kind = Annotated[
-    Literal["code", "docs", "tests"] | None,
+KindFilter = Annotated[
+    Kind | None,
     Field(
-        description="Only this kind of file: 'code' (source and config), 'docs' (Markdown, reST, text) or "
+        description="Only this kind of file: 'code' (source in a programming, template or build language), "
+        "'config' (JSON, YAML, TOML, INI, XML, package metadata), 'docs' (Markdown, reST, text, README) or "
         "'tests' (test files by name or folder); default: all"
     ),
 ]
@@ -208,7 +210,7 @@ async def search(
     max_chars: MaxChars = None,
     group_by: GroupBy = "chunk",
     max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
-    kind: Kind = None,
+    kind: KindFilter = None,
 ) -> Annotated[CallToolResult, SearchResult]:
     """Semantic search (see SEARCH_DOC)."""
     result = await _call(
@@ -233,7 +235,7 @@ async def hybrid_search(
     max_chars: MaxChars = None,
     group_by: GroupBy = "chunk",
     max_per_file: MaxPerFile = DEFAULT_MAX_PER_FILE,
-    kind: Kind = None,
+    kind: KindFilter = None,
 ) -> Annotated[CallToolResult, SearchResult]:
     """Hybrid search (see HYBRID_DOC)."""
     result = await _call(

@@ -846,16 +846,22 @@ async def test_group_by_file_returns_distinct_files_with_their_best_chunks(
                 assert all(1 <= h.start_line <= h.end_line for h in f.hits)
 
 
-async def test_the_kind_filter_keeps_only_code_docs_or_tests(settings: Settings, sample_project: Path) -> None:
+async def test_the_kind_filter_keeps_only_code_config_docs_or_tests(settings: Settings, sample_project: Path) -> None:
+    from support import write_tree
+
+    write_tree(sample_project, {"pyproject.toml": '[tool.payments]\nretry_with_backoff = "payment provider"\n'})
     async with open_service(settings) as svc:
         await _with_mentions(settings, sample_project, svc)
         query = "payment provider unreachable after retries retry_with_backoff"
         code = _files((await svc.hybrid_search(query, top_k=10, kind="code")).hits)
+        config = _files((await svc.hybrid_search(query, top_k=10, kind="config")).hits)
         docs = _files((await svc.hybrid_search(query, top_k=10, kind="docs")).hits)
         tests = [f.file_path for f in (await svc.search(query, top_k=10, kind="tests", group_by="file")).files or []]
-        with pytest.raises(InvalidInputError, match="kind must be one of code, docs, tests"):
+        with pytest.raises(InvalidInputError, match="kind must be one of code, config, docs, tests"):
             await svc.hybrid_search(query, kind="vendor")
-    assert "src/payments/retry.py" in code and not {"docs/payments.md", "tests/test_retry.py"} & set(code)
+    assert "src/payments/retry.py" in code
+    assert not {"docs/payments.md", "tests/test_retry.py", "pyproject.toml"} & set(code)
+    assert "pyproject.toml" in config and set(config) <= {"pyproject.toml", ".gitignore"}
     assert docs and set(docs) <= {"docs/payments.md", "docs/guide.md", "README.md", "legacy.txt"}
     assert tests == ["tests/test_retry.py"]
 

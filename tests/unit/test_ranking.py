@@ -115,6 +115,38 @@ def test_kinds_come_from_path_and_language() -> None:
     assert kind_of("src/views.py", "python") == "code"
 
 
+def test_configuration_data_and_package_metadata_are_not_code() -> None:
+    for path, language in [
+        ("pyproject.toml", "toml"),
+        ("package.json", "json"),
+        ("mypy.ini", "ini"),
+        ("setup.cfg", "ini"),
+        (".github/workflows/ci.yml", "yaml"),
+        ("PKG-INFO", "text"),
+        (".flake8", "text"),
+        (".gitignore", "text"),
+        ("locale/sv/LC_MESSAGES/django.po", "text"),
+    ]:
+        assert kind_of(path, language) == "config", path
+    for path, language in [
+        ("README", "text"),
+        ("src/blib2to3/README", "text"),
+        ("CHANGES", "text"),
+        ("LICENSE", "text"),
+    ]:
+        assert kind_of(path, language) == "docs", path
+    for path, language in [
+        ("Makefile", "make"),
+        ("Dockerfile", "dockerfile"),
+        ("templates/base.html", "html"),
+        ("static/site.css", "css"),
+        ("schema.sql", "sql"),
+        ("types/index.d.ts", "typescript"),
+    ]:
+        assert kind_of(path, language) == "code", path
+    assert kind_of("tests/fixtures/data.json", "json") == "tests"
+
+
 def test_a_long_query_is_not_echoed_back_whole() -> None:
     from agent_brain_mcp.answers import ECHO_CHARS, Page, answer
 
