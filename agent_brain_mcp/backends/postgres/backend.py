@@ -127,7 +127,7 @@ class PostgresBackend(Backend):
         from sqlalchemy.ext.asyncio import create_async_engine
 
         if self._pg.embedded:
-            self._server, self._url = await embedded.start_embedded(self._state_dir)
+            self._server, self._url = await embedded.start_embedded(self._state_dir, self._pg.keep_alive_seconds)
         else:
             self._url = database_url(self._pg)
         self._engine = create_async_engine(
