@@ -114,8 +114,10 @@ def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
-async def _with_service(settings: Settings, fn: Callable[[RetrievalService], Awaitable[T]]) -> T:
-    runtime = Runtime(settings)
+async def _with_service(
+    settings: Settings, fn: Callable[[RetrievalService], Awaitable[T]], *, load_model: bool = True
+) -> T:
+    runtime = Runtime(settings, load_model=load_model)
     try:
         return await fn(await runtime.service())
     finally:
@@ -308,7 +310,7 @@ async def _status(args: argparse.Namespace, settings: Settings) -> int:
     async def run(service: RetrievalService) -> IndexStatus:
         return await service.status()
 
-    status = await _with_service(settings, run)
+    status = await _with_service(settings, run, load_model=False)  # nothing to embed
     if args.json:
         _print_json(status)
     else:

