@@ -1,5 +1,5 @@
-"""Chroma writes go in calls sized to a time budget (each call holds the GIL and stalls searches),
-and slicing loses nothing: every store ends with exactly the indexed chunks."""
+"""While searches run, Chroma writes go in calls sized to a time budget (each call holds the GIL and
+stalls every search), and slicing loses nothing: every store ends with exactly the indexed chunks."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import pytest
 from stores import chroma_state
 from support import generate_modules, make_settings, open_service
 
+from agent_brain_mcp.backends.base import SearchFilters
+from agent_brain_mcp.backends.chroma import backend as chroma_backend
 from agent_brain_mcp.backends.chroma.slices import FEWEST, MOST
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_chroma_writes_start_with_a_small_call_and_slicing_loses_no_chunk(
+async def test_while_searches_run_chroma_writes_start_with_a_small_call_and_slicing_loses_no_chunk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chromadb.api.models.Collection import Collection
@@ -28,10 +30,12 @@ async def test_chroma_writes_start_with_a_small_call_and_slicing_loses_no_chunk(
         return real_upsert(self, *args, **kwargs)
 
     monkeypatch.setattr(Collection, "upsert", recording_upsert)
+    monkeypatch.setattr(chroma_backend, "SEARCH_WINDOW_S", 3600.0)  # the search below counts as recent throughout
     project = tmp_path / "project"
     generate_modules(project, 8)
     state = tmp_path / "index"
     async with open_service(make_settings(state, project)) as service:
+        await service.backend.keyword_search("handler", 5, SearchFilters())
         await service.index_path(".")
     stored = chroma_state(state)
     assert len(stored["ids"]) > FEWEST  # more than one small call's worth

@@ -31,3 +31,10 @@ def test_an_empty_call_teaches_nothing() -> None:
     slicer = WriteSlicer(budget_s=0.1, fewest=8, most=128)
     slicer.took(0, 5.0)
     assert slicer.size() == 8
+
+
+def test_with_no_search_running_a_call_takes_the_most_rows_whatever_the_budget() -> None:
+    slicer = WriteSlicer(budget_s=0.1, fewest=8, most=128)
+    slicer.took(64, 0.8)
+    assert slicer.size(searching=True) == 8
+    assert slicer.size(searching=False) == 128

@@ -42,7 +42,7 @@ from agent_brain_mcp.backends.base import (
 from agent_brain_mcp.backends.chroma import recovery as chroma_recovery
 from agent_brain_mcp.backends.chroma.catalog import SCHEMA_KEY, SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex
-from agent_brain_mcp.backends.chroma.slices import WriteSlicer
+from agent_brain_mcp.backends.chroma.slices import SEARCH_WINDOW_S, WriteSlicer
 from agent_brain_mcp.backends.locations import chroma_location
 from agent_brain_mcp.backends.store_rules import IDENTITY_KEYS, identity_from_meta, identity_meta, wait_for_lock
 from agent_brain_mcp.backends.vector_store import SqliteVectorStore
@@ -107,6 +107,7 @@ class ChromaBackend(Backend):
         self._wedged = False  # a write step failed on storage: reopen Chroma before the next write
         self._seen: tuple[int, int] = (-1, -1)  # (data_version, generation) Chroma was last opened for
         self._slicer = WriteSlicer()
+        self._last_search = float("-inf")  # time.monotonic() when a search last started
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -346,7 +347,8 @@ class ChromaBackend(Backend):
         """(root, chunk with its vector) pairs into Chroma, in calls small enough not to stall searches."""
         start = 0
         while start < len(chunks):
-            part = chunks[start : start + min(self._max_batch, self._slicer.size())]
+            searching = time.monotonic() - self._last_search < SEARCH_WINDOW_S
+            part = chunks[start : start + min(self._max_batch, self._slicer.size(searching))]
             start += len(part)
             # Chroma's bindings can hang, not fail, when the disk fills during a write: never start one
             # on a nearly full disk (the intent is recorded, so the next run resumes from here).
@@ -433,6 +435,7 @@ class ChromaBackend(Backend):
     def _vector_sync(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         from chromadb.errors import NotFoundError
 
+        self._last_search = time.monotonic()
         self._follow_other_writers()
         where, possible = self._where(filters)
         if not possible:
@@ -477,6 +480,7 @@ class ChromaBackend(Backend):
 
     def _keyword_sync(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         assert self._keywords is not None
+        self._last_search = time.monotonic()
         found = self._keywords.search(tokenize(query), top_k, filters.path_prefix, filters.language)
         rows = self.catalog.chunks_by_id([cid for cid, _ in found])
         hits = []
