@@ -3,10 +3,10 @@
 Chroma's embedded client holds the GIL for the whole of a write call (a thread ticking every 1 ms
 sees no tick from the start of ``upsert`` to its end), so every search thread of the process waits
 for the call in progress. Most of a call's time is HNSW insertion, per row (half of the CPU samples
-were hnswlib's inner-product loop), on top of a fixed part that grows with the log Chroma keeps
-since its last HNSW save; both grow with the collection, and the wall time grows with the
-machine's load. No fixed row count fits every collection and machine, so each call is sized from
-the wall time per row the previous call took (docs/BENCHMARKS.md, "searches during the writes").
+were hnswlib's inner-product loop) and growing with the collection, on top of a fixed part that
+follows the log Chroma keeps since its last HNSW save; the wall time also grows with the machine's
+load. No fixed row count fits every collection and machine, so each call is sized from
+the wall time per row the previous call took (docs/BENCHMARKS.md, "Searches during Chroma writes").
 
 Small calls cost write throughput (a fixed part of ~60 ms CPU per call at 10k chunks: 8 rows per call
 write 40% slower than 128), so they are used only while searches run: with no search in the last
