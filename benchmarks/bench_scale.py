@@ -9,13 +9,14 @@ and `hybrid_search` (random unit query vectors, query texts made of identifiers 
 and separately the local model's query embedding. Peak RSS is the whole process's.
 
 On Chroma it then measures the keyword index while the index changes (issue 5), for the previous
-implementation (bm25s rebuilt whole on every change, `legacy_keyword_index.py`) and the current
-incremental one, in the same run on the same index: `keyword_search` latency while a writer task
+implementation (bm25s rebuilt whole on every change, `legacy_keyword_index.py`; skipped with
+``--no-legacy``) and the current incremental one, the latter twice: with the former 128 chunks per
+Chroma write call, then with calls sized to a time budget (issue 13), in the same run on the same index: `keyword_search` latency while a writer task
 adds WRITE_BATCHES batches of new files, and the first `keyword_search` after rewriting one file
 (plus the `finish_run` that ends such a run).
 
 Usage: python benchmarks/bench_scale.py [--sizes 10000 100000] [--backends chromadb postgresql]
-       [--queries 200] [--no-keyword-phases] [--pg-data DIR [--reuse]]
+       [--queries 200] [--no-keyword-phases] [--no-legacy] [--pg-data DIR [--reuse]]
 
 ``--pg-data DIR`` keeps the embedded PostgreSQL cluster in DIR (it is stopped, not deleted, at the
 end); with ``--reuse`` each size uses the table ``scale_<N>`` and skips the fill when that table
@@ -52,6 +53,7 @@ from support import make_settings, open_service, world_readable_tmpdir  # noqa: 
 
 from agent_brain_mcp.backends.base import Backend, ChunkRecord, FileRecord, FileWrite, SearchFilters  # noqa: E402
 from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex  # noqa: E402
+from agent_brain_mcp.backends.chroma.slices import WriteSlicer  # noqa: E402
 
 DIM = 384
 LINES_PER_CHUNK = 30
@@ -146,13 +148,17 @@ async def keyword_phase(
     rng: np.random.Generator,
     queries: list[str],
     label: str,
+    slicer: WriteSlicer | None = None,
 ) -> dict[str, float]:
-    """Swap ``make_index`` in as the Chroma backend's keyword index, then time it while the index changes."""
+    """Swap ``make_index`` in as the Chroma backend's keyword index (and ``slicer`` in as the one sizing
+    its Chroma write calls), then time it while the index changes."""
     b: Any = backend
     catalog = b.catalog
-    old = b._keywords
-    index = make_index(state / f"keyword-{make_index.__name__}", catalog)
+    old, old_slicer = b._keywords, b._slicer
+    tag = f"{make_index.__name__}-{len(kw_rows.get(n, []))}"
+    index = make_index(state / f"keyword-{tag}", catalog)
     b._keywords = index
+    b._slicer = slicer or old_slicer
     filters = SearchFilters()
     try:
         t0 = time.perf_counter()
@@ -161,7 +167,7 @@ async def keyword_phase(
         await backend.keyword_search(queries[0], 50, filters)
 
         # 1. keyword searches while a writer adds WRITE_BATCHES batches of new files
-        prefix = f"live-{make_index.__name__}"
+        prefix = f"live-{tag}"
         writing = True
         lat: list[float] = []
 
@@ -197,7 +203,7 @@ async def keyword_phase(
         touch_finish_ms = (time.perf_counter() - t0) * 1000
     finally:
         await b._run(index.close)
-        b._keywords = old
+        b._keywords, b._slicer = old, old_slicer
     row = {
         "build_s": build_s,
         "searches": len(lat),
@@ -225,6 +231,7 @@ async def run_one(
     n_queries: int,
     keyword_phases: bool = True,
     reuse: bool = False,
+    legacy: bool = True,
 ) -> dict[str, float]:
     reuse = reuse and backend_name == "postgresql"
     extra: dict[str, object] = {"backend": backend_name}
@@ -284,13 +291,14 @@ async def run_one(
             lat["embed"].append((time.perf_counter() - t0) * 1000)
         if backend_name == "chromadb" and keyword_phases:
             queries_kw = query_texts(texts, 50, rnd)
-            for label, make_index in (
-                ("bm25s, full rebuild (before)", LegacyKeywordIndex),
-                ("incremental", KeywordIndex),
-            ):
-                kw_rows.setdefault(n, []).append(
-                    (label, await keyword_phase(backend, make_index, state, root, n, texts, rng, queries_kw, label))
-                )
+            phases: list[tuple[str, Any, WriteSlicer | None]] = [
+                ("bm25s, full rebuild (before)", LegacyKeywordIndex, None),
+                ("incremental, 128 chunks per Chroma call (before)", KeywordIndex, WriteSlicer(fewest=128, most=128)),
+                ("incremental, Chroma calls sized to a time budget", KeywordIndex, WriteSlicer()),
+            ]
+            for label, make_index, slicer in phases[0 if legacy else 1 :]:
+                row = await keyword_phase(backend, make_index, state, root, n, texts, rng, queries_kw, label, slicer)
+                kw_rows.setdefault(n, []).append((label, row))
     row: dict[str, float] = {"stored": stored, "write_s": write_s, "fill_s": fill_s, "empty": empty}
     for key, values in lat.items():
         row[f"{key}_p50"] = statistics.median(values)
@@ -341,6 +349,7 @@ async def main(
     keyword_phases: bool = True,
     pg_data: Path | None = None,
     reuse: bool = False,
+    legacy: bool = True,
 ) -> None:
     texts = corpus_texts(max(sizes))
     print(
@@ -376,7 +385,7 @@ async def main(
     try:
         for n in sizes:
             for name in backends:
-                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases, reuse)
+                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases, reuse, legacy)
                 print_row(name, n, row)
                 if row["empty"]:
                     print(f"  warning: {row['empty']:.0f} searches returned no hits", flush=True)
@@ -395,5 +404,16 @@ if __name__ == "__main__":
     parser.add_argument("--no-keyword-phases", action="store_true", help="skip the Chroma keyword-index phases")
     parser.add_argument("--pg-data", type=Path, help="keep the embedded PostgreSQL cluster in this folder")
     parser.add_argument("--reuse", action="store_true", help="PostgreSQL: reuse table scale_<N> when already filled")
+    parser.add_argument("--no-legacy", action="store_true", help="skip the phase of the former bm25s keyword index")
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.backends, args.queries, not args.no_keyword_phases, args.pg_data, args.reuse))
+    asyncio.run(
+        main(
+            args.sizes,
+            args.backends,
+            args.queries,
+            not args.no_keyword_phases,
+            args.pg_data,
+            args.reuse,
+            not args.no_legacy,
+        )
+    )

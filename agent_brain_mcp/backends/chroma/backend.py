@@ -42,6 +42,7 @@ from agent_brain_mcp.backends.base import (
 from agent_brain_mcp.backends.chroma import recovery as chroma_recovery
 from agent_brain_mcp.backends.chroma.catalog import SCHEMA_KEY, SCHEMA_VERSION, Catalog
 from agent_brain_mcp.backends.chroma.keyword_index import KeywordIndex
+from agent_brain_mcp.backends.chroma.slices import SEARCH_WINDOW_S, WriteSlicer
 from agent_brain_mcp.backends.locations import chroma_location
 from agent_brain_mcp.backends.store_rules import IDENTITY_KEYS, identity_from_meta, identity_meta, wait_for_lock
 from agent_brain_mcp.backends.vector_store import SqliteVectorStore
@@ -53,11 +54,8 @@ from agent_brain_mcp.indexing.keywords import tokenize
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Chroma's upsert holds the GIL for the whole call (~1.5 s for 500 chunks at a few thousand), which
-# freezes every search thread of the process; smaller calls bound that stall (measured: 500 -> 100
-# chunks per call cut the longest hold from 1.5 s to 0.6 s for +11% write time). The pipeline writes
-# about this many chunks per batch by default anyway.
-_UPSERT_BATCH = 128
+# Chroma's upsert holds the GIL for the whole call, which freezes every search thread of the
+# process: each call takes as many chunks as fit a time budget (slices.py).
 # Between two such calls the writer hardly ever lets go of the GIL on its own, so searches waiting
 # for it queue behind several upserts in a row; a short sleep (which releases it) lets them run.
 WRITER_PAUSE_S = 0.01
@@ -108,6 +106,8 @@ class ChromaBackend(Backend):
         self._reopen_lock = threading.Lock()
         self._wedged = False  # a write step failed on storage: reopen Chroma before the next write
         self._seen: tuple[int, int] = (-1, -1)  # (data_version, generation) Chroma was last opened for
+        self._slicer = WriteSlicer()
+        self._last_search = float("-inf")  # time.monotonic() when a search last started
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -345,20 +345,24 @@ class ChromaBackend(Backend):
 
     def _upsert(self, chunks: Sequence[tuple[str, ChunkRecord]]) -> None:
         """(root, chunk with its vector) pairs into Chroma, in calls small enough not to stall searches."""
-        step = min(self._max_batch, _UPSERT_BATCH)
-        for start in range(0, len(chunks), step):
-            part = chunks[start : start + step]
+        start = 0
+        while start < len(chunks):
+            searching = time.monotonic() - self._last_search < SEARCH_WINDOW_S
+            part = chunks[start : start + min(self._max_batch, self._slicer.size(searching))]
+            start += len(part)
             # Chroma's bindings can hang, not fail, when the disk fills during a write: never start one
             # on a nearly full disk (the intent is recorded, so the next run resumes from here).
             if chroma_recovery.low_on_space(self._state_dir):
                 raise OSError(errno.ENOSPC, "no space left on device (checked before a Chroma write)")
             time.sleep(WRITER_PAUSE_S)
+            t0 = time.perf_counter()
             self._collection.upsert(
                 ids=[c.id for _, c in part],
                 embeddings=[list(c.embedding or ()) for _, c in part],
                 documents=[c.text for _, c in part],
                 metadatas=[_metadata(root, c) for root, c in part],
             )
+            self._slicer.took(len(part), time.perf_counter() - t0)
 
     async def write_files(self, root: str, writes: Sequence[FileWrite]) -> None:
         if writes:
@@ -431,6 +435,7 @@ class ChromaBackend(Backend):
     def _vector_sync(self, embedding: Sequence[float], top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         from chromadb.errors import NotFoundError
 
+        self._last_search = time.monotonic()
         self._follow_other_writers()
         where, possible = self._where(filters)
         if not possible:
@@ -475,6 +480,7 @@ class ChromaBackend(Backend):
 
     def _keyword_sync(self, query: str, top_k: int, filters: SearchFilters) -> list[ScoredChunk]:
         assert self._keywords is not None
+        self._last_search = time.monotonic()
         found = self._keywords.search(tokenize(query), top_k, filters.path_prefix, filters.language)
         rows = self.catalog.chunks_by_id([cid for cid, _ in found])
         hits = []
