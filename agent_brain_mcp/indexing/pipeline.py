@@ -248,7 +248,10 @@ class Indexer:
         finally:
             if writing is not None:  # the run stops (an error, a cancel): the write under way completes
                 await asyncio.wait([writing])
-                if not writing.cancelled() and writing.exception() is None:
+                if writing.cancelled() or writing.exception() is not None:
+                    error = "cancelled" if writing.cancelled() else writing.exception()
+                    log.warning("%d vectors were not stored as the run stopped: %s", len(in_flight), error)
+                else:
                     run.vectors_stored += writing.result()
 
     async def _pending_batch(self, in_flight: set[str]) -> list[PendingVector]:
