@@ -16,12 +16,15 @@ adds WRITE_BATCHES batches of new files, and the first `keyword_search` after re
 (plus the `finish_run` that ends such a run).
 
 Usage: python benchmarks/bench_scale.py [--sizes 10000 100000] [--backends chromadb postgresql]
-       [--queries 200] [--no-keyword-phases] [--no-legacy] [--pg-data DIR [--reuse]]
+       [--queries 200] [--no-keyword-phases] [--no-legacy] [--pg-data DIR [--reuse]] [--pending P]
 
 ``--pg-data DIR`` keeps the embedded PostgreSQL cluster in DIR (it is stopped, not deleted, at the
 end); with ``--reuse`` each size uses the table ``scale_<N>`` and skips the fill when that table
 already holds N chunks (the schema is still upgraded to head when the service opens), so query
-changes can be re-timed at 100k chunks without a 15-minute refill.
+changes can be re-timed at 100k chunks without a 15-minute refill. ``--pending P`` then writes P more
+chunks without vectors (the state keyword-first indexing leaves until the vectors are filled in),
+times the same queries again (PostgreSQL: prints EXPLAIN ANALYZE of one hybrid statement before and
+after), and removes them.
 """
 
 from __future__ import annotations
@@ -96,10 +99,16 @@ def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def batches(
-    n: int, texts: list[str], rng: np.random.Generator, prefix: str = "synthetic", offset: int = 0
+    n: int,
+    texts: list[str],
+    rng: np.random.Generator,
+    prefix: str = "synthetic",
+    offset: int = 0,
+    with_vectors: bool = True,
 ) -> Iterator[list[FileWrite]]:
     """``n`` chunks as files of CHUNKS_PER_FILE chunks, in batches of ~BATCH_CHUNKS chunks (made lazily,
-    so the vectors of the whole index never sit in this process's memory at once)."""
+    so the vectors of the whole index never sit in this process's memory at once); without vectors
+    the chunks are written as keyword-first indexing writes them (vector pending)."""
     current: list[FileWrite] = []
     in_batch = 0
     for first in range(0, n, CHUNKS_PER_FILE):
@@ -120,7 +129,7 @@ def batches(
                     symbol=None,
                     text=text,
                     search_text=f"{rel}\n{text}",
-                    embedding=vectors[j].tolist(),
+                    embedding=vectors[j].tolist() if with_vectors else None,
                 )
             )
         record = FileRecord(rel, sum(len(c.text) for c in chunks), time.time_ns(), "0" * 64, count, "python")
@@ -222,6 +231,71 @@ async def keyword_phase(
 kw_rows: dict[int, list[tuple[str, dict[str, float]]]] = {}  # by N
 
 
+async def time_searches(
+    backend: Backend, queries: list[str], vectors: list[list[float]]
+) -> tuple[dict[str, list[float]], int]:
+    """Latencies (ms) of `search` and `hybrid_search` (backend part, top_k=10) for each query, and how
+    many returned nothing."""
+    filters = SearchFilters()
+    # warm-up (first-query caches, BM25 load), not measured
+    for q, v in zip(queries[:3], vectors[:3], strict=True):
+        await backend.vector_search(v, 10, filters)
+        await backend.hybrid_search(v, q, 10, filters, alpha=0.7, rrf_k=60, candidates=50)
+    lat: dict[str, list[float]] = {"vector": [], "hybrid": []}
+    empty = 0
+    for q, v in zip(queries, vectors, strict=True):
+        t0 = time.perf_counter()
+        hits = await backend.vector_search(v, 10, filters)
+        lat["vector"].append((time.perf_counter() - t0) * 1000)
+        empty += not hits
+        t0 = time.perf_counter()
+        hits = await backend.hybrid_search(v, q, 10, filters, alpha=0.7, rrf_k=60, candidates=50)
+        lat["hybrid"].append((time.perf_counter() - t0) * 1000)
+        empty += not hits
+    return lat, empty
+
+
+async def explain_hybrid(backend: Any, vector: list[float], query: str) -> str:
+    """EXPLAIN ANALYZE of the PostgreSQL backend's `hybrid_search` statement, as it runs it."""
+    from agent_brain_mcp.backends.postgres import sql
+
+    def statement(plan: Any) -> tuple[str, dict[str, Any]]:
+        args: dict[str, Any] = {"q": sql.vector_literal(vector), "n": 50, "kn": 50, "k": 10, "alpha": 0.7, "rrf_k": 60}
+        return "EXPLAIN (ANALYZE, BUFFERS) " + sql.hybrid_sql(backend.params, plan, SearchFilters(), args), args
+
+    rows = await backend._with_keyword_plan(query, 50, SearchFilters(), statement)
+    return "\n".join(str(r[0]) for r in rows)
+
+
+async def with_pending(
+    backend: Backend,
+    root: str,
+    pending: int,
+    texts: list[str],
+    n: int,
+    queries: list[str],
+    vectors: list[list[float]],
+) -> tuple[dict[str, list[float]], int]:
+    """Write ``pending`` chunks without vectors (the state keyword-first indexing leaves while vectors
+    fill in), time the searches again, then remove them (a reused table keeps its N chunks)."""
+    if hasattr(backend, "_with_keyword_plan"):
+        print(await explain_hybrid(backend, vectors[0], queries[0]), file=sys.stderr, flush=True)
+    rng = np.random.default_rng(n + 1)
+    for batch in batches(pending, texts, rng, "pending", n, with_vectors=False):
+        await backend.write_files(root, batch)
+    await backend.finish_run(root)
+    try:
+        waiting = sum(s.vectors_pending for s in await backend.stats())
+        print(f"  [{n:,} chunks + {waiting:,} with their vector pending]", file=sys.stderr, flush=True)
+        if hasattr(backend, "_with_keyword_plan"):
+            print(await explain_hybrid(backend, vectors[0], queries[0]), file=sys.stderr, flush=True)
+        return await time_searches(backend, queries, vectors)
+    finally:
+        rels = [f"pending/{first // 1000:04d}/f{first:07d}.py" for first in range(0, pending, CHUNKS_PER_FILE)]
+        await backend.remove_files(root, rels)
+        await backend.finish_run(root)
+
+
 async def run_one(
     backend_name: str,
     n: int,
@@ -232,6 +306,7 @@ async def run_one(
     keyword_phases: bool = True,
     reuse: bool = False,
     legacy: bool = True,
+    pending: int = 0,
 ) -> dict[str, float]:
     reuse = reuse and backend_name == "postgresql"
     extra: dict[str, object] = {"backend": backend_name}
@@ -268,22 +343,12 @@ async def run_one(
 
         queries = query_texts(texts, n_queries, rnd)
         vectors = unit_vectors(rng, n_queries).tolist()
-        filters = SearchFilters()
-        # warm-up (first-query caches, BM25 load), not measured
-        for q, v in zip(queries[:3], vectors[:3], strict=True):
-            await backend.vector_search(v, 10, filters)
-            await backend.hybrid_search(v, q, 10, filters, alpha=0.7, rrf_k=60, candidates=50)
-        lat: dict[str, list[float]] = {"vector": [], "hybrid": [], "embed": []}
-        empty = 0
-        for q, v in zip(queries, vectors, strict=True):
-            t0 = time.perf_counter()
-            hits = await backend.vector_search(v, 10, filters)
-            lat["vector"].append((time.perf_counter() - t0) * 1000)
-            empty += not hits
-            t0 = time.perf_counter()
-            hits = await backend.hybrid_search(v, q, 10, filters, alpha=0.7, rrf_k=60, candidates=50)
-            lat["hybrid"].append((time.perf_counter() - t0) * 1000)
-            empty += not hits
+        lat, empty = await time_searches(backend, queries, vectors)
+        if pending:  # the same queries again, with `pending` more chunks whose vectors are not there yet
+            pending_lat, pending_empty = await with_pending(backend, root, pending, texts, n, queries, vectors)
+            empty += pending_empty
+            lat |= {f"pending_{key}": values for key, values in pending_lat.items()}
+        lat["embed"] = []
         await embedder.aembed_query("warm-up")
         for q in queries[:100]:
             t0 = time.perf_counter()
@@ -299,7 +364,7 @@ async def run_one(
             for label, make_index, slicer in phases[0 if legacy else 1 :]:
                 row = await keyword_phase(backend, make_index, state, root, n, texts, rng, queries_kw, label, slicer)
                 kw_rows.setdefault(n, []).append((label, row))
-    row: dict[str, float] = {"stored": stored, "write_s": write_s, "fill_s": fill_s, "empty": empty}
+    row: dict[str, float] = {"stored": stored, "write_s": write_s, "fill_s": fill_s, "empty": empty, "pending": pending}
     for key, values in lat.items():
         row[f"{key}_p50"] = statistics.median(values)
         row[f"{key}_p95"] = pct(values, 95)
@@ -319,6 +384,14 @@ def print_row(backend: str, n: int, r: dict[str, float]) -> None:
         f"| {r['embed_p50']:.1f} / {r['embed_p95']:.1f} | {r['rss_mb']:,.0f} |",
         flush=True,
     )
+    if "pending_hybrid_p50" in r:
+        print(
+            f"| {backend}, + {r['pending']:,.0f} chunks with their vector pending | {n:,} | - | - | - "
+            f"| {r['pending_vector_p50']:.1f} / {r['pending_vector_p95']:.1f} / {r['pending_vector_p99']:.1f} "
+            f"| {r['pending_hybrid_p50']:.1f} / {r['pending_hybrid_p95']:.1f} / {r['pending_hybrid_p99']:.1f} "
+            "| - | - |",
+            flush=True,
+        )
 
 
 def print_keyword_rows(n: int) -> None:
@@ -350,6 +423,7 @@ async def main(
     pg_data: Path | None = None,
     reuse: bool = False,
     legacy: bool = True,
+    pending: int = 0,
 ) -> None:
     texts = corpus_texts(max(sizes))
     print(
@@ -385,7 +459,7 @@ async def main(
     try:
         for n in sizes:
             for name in backends:
-                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases, reuse, legacy)
+                row = await run_one(name, n, texts, state, pg_url, n_queries, keyword_phases, reuse, legacy, pending)
                 print_row(name, n, row)
                 if row["empty"]:
                     print(f"  warning: {row['empty']:.0f} searches returned no hits", flush=True)
@@ -405,6 +479,9 @@ if __name__ == "__main__":
     parser.add_argument("--pg-data", type=Path, help="keep the embedded PostgreSQL cluster in this folder")
     parser.add_argument("--reuse", action="store_true", help="PostgreSQL: reuse table scale_<N> when already filled")
     parser.add_argument("--no-legacy", action="store_true", help="skip the phase of the former bm25s keyword index")
+    parser.add_argument(
+        "--pending", type=int, default=0, help="then time the queries again with this many more chunks without vectors"
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -415,5 +492,6 @@ if __name__ == "__main__":
             args.pg_data,
             args.reuse,
             not args.no_legacy,
+            args.pending,
         )
     )

@@ -25,7 +25,6 @@ import abc
 import asyncio
 import hashlib
 import logging
-import math
 import sqlite3
 import threading
 import time
@@ -64,8 +63,18 @@ def unpack(blob: bytes, dimension: int) -> list[float] | None:
     return vector
 
 
-def _usable(vector: Sequence[float], dimension: int) -> bool:
-    return len(vector) == dimension and all(math.isfinite(x) for x in vector)
+def _packed(vector: Sequence[float], dimension: int) -> bytes | None:
+    """``pack(vector)``, or None when it is not ``dimension`` finite float32 values. One numpy pass
+    (a Python loop over every float took half of the ~10 ms a batch of 128 vectors cost)."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf: refused below
+            values = np.asarray(vector, dtype="<f4")
+    except (TypeError, ValueError):
+        return None
+    ok = values.shape == (dimension,) and bool(np.isfinite(values).all())
+    return values.tobytes() if ok else None
 
 
 class VectorStore(abc.ABC):
@@ -90,7 +99,8 @@ class VectorStore(abc.ABC):
         return found
 
     async def put(self, items: Mapping[bytes, Sequence[float]], dimension: int) -> None:
-        rows = [(key, dimension, pack(v)) for key, v in items.items() if _usable(v, dimension)]
+        packed = ((key, _packed(v, dimension)) for key, v in items.items())
+        rows = [(key, dimension, blob) for key, blob in packed if blob is not None]
         if not rows:
             return
         try:

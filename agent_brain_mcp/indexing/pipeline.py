@@ -220,24 +220,61 @@ class Indexer:
         return _index_result(run, scope, len(gone), chunks_removed, stats, seconds)
 
     async def _fill(self, run: _Run, progress: ProgressFn | None) -> None:
-        """Phase 2: embed the pending vectors of the index, oldest first, and fill them in."""
+        """Phase 2: embed the pending vectors of the index, oldest first, and fill them in.
+
+        A batch is written (vector store, then backend) while the model embeds the next one: on a
+        machine of few cores the writes would otherwise leave the model idle between its calls.
+        """
         run.vectors_pending = sum(s.vectors_pending for s in await self._backend.stats())
         if run.vectors_pending:
             await _report(progress, run.progress(VECTORS))  # every file is searchable by keyword now
-        while run.vectors_pending:
-            batch = await self._backend.pending_vectors(self._flush_chunks)
-            if not batch:
-                run.vectors_pending = 0
-                break
-            texts = [_embedding_text(p) for p in batch]
-            vectors = await self._vectors_for(run, texts)
-            stored = await self._backend.fill_vectors(list(zip(batch, vectors, strict=True)))
-            if stored == 0:  # never loop on chunks the backend will not take (cannot happen under the lock)
-                log.warning("%d pending vectors could not be filled in; the next run tries again", len(batch))
-                break
-            run.vectors_stored += stored
-            run.vectors_pending = max(run.vectors_pending - stored, 0)
-            await _report(progress, run.progress(VECTORS))
+        writing: asyncio.Task[int] | None = None
+        in_flight: set[str] = set()
+        try:
+            while True:
+                batch = await self._pending_batch(in_flight) if run.vectors_pending else []
+                if batch:
+                    new, vectors = await self._vectors_for(run, [_embedding_text(p) for p in batch])
+                if writing is not None:
+                    stored = await asyncio.shield(writing)  # a cancel here lets the write complete
+                    writing = None
+                    if not await self._stored(run, len(in_flight), stored, progress):
+                        return
+                if not batch:
+                    break
+                in_flight = {p.id for p in batch}
+                writing = asyncio.create_task(self._write_vectors(new, list(zip(batch, vectors, strict=True))))
+            run.vectors_pending = 0  # the backend has none left (or the count reached 0)
+        finally:
+            if writing is not None:  # the run stops (an error, a cancel): the write under way completes
+                await asyncio.wait([writing])
+                if writing.cancelled() or writing.exception() is not None:
+                    error = "cancelled" if writing.cancelled() else writing.exception()
+                    log.warning("%d vectors were not stored as the run stopped: %s", len(in_flight), error)
+                else:
+                    run.vectors_stored += writing.result()
+
+    async def _pending_batch(self, in_flight: set[str]) -> list[PendingVector]:
+        """The next pending chunks to embed, oldest first, leaving out those being written."""
+        found = await self._backend.pending_vectors(self._flush_chunks + len(in_flight))
+        return [p for p in found if p.id not in in_flight][: self._flush_chunks]
+
+    async def _write_vectors(
+        self, new: dict[bytes, list[float]], vectors: list[tuple[PendingVector, list[float]]]
+    ) -> int:
+        if self._store is not None and new:
+            await self._store.put(new, self._embedder.identity.dimension)
+        return await self._backend.fill_vectors(vectors)
+
+    async def _stored(self, run: _Run, sent: int, stored: int, progress: ProgressFn | None) -> bool:
+        """Account for a written batch of ``sent`` vectors; False when the backend took none of them."""
+        if stored == 0:  # never loop on chunks the backend will not take (cannot happen under the lock)
+            log.warning("%d pending vectors could not be filled in; the next run tries again", sent)
+            return False
+        run.vectors_stored += stored
+        run.vectors_pending = max(run.vectors_pending - stored, 0)
+        await _report(progress, run.progress(VECTORS))  # a boundary: a cancel stops the run here
+        return True
 
     async def _stored_vectors(self, texts: list[str]) -> list[list[float] | None]:
         """The vector store's vectors for ``texts`` (None where it has none): no model call."""
@@ -248,15 +285,16 @@ class Indexer:
         found = await self._store.get(keys, identity.dimension)
         return [found.get(key) for key in keys]
 
-    async def _vectors_for(self, run: _Run, texts: list[str]) -> list[list[float]]:
-        """Vectors for ``texts``: the vector store's where it has them, the model's for the rest
-        (one call per distinct text, then kept in the store)."""
+    async def _vectors_for(self, run: _Run, texts: list[str]) -> tuple[dict[bytes, list[float]], list[list[float]]]:
+        """Vectors for ``texts``: the vector store's where it has them, the model's for the rest (one
+        call per distinct text); also the model's by key, for the caller to keep in the store."""
         if not texts:
-            return []
+            return {}, []
         identity = self._embedder.identity
         keys = [vector_key(identity, text) for text in texts]
         found = await self._store.get(keys, identity.dimension) if self._store is not None else {}
         todo = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        new: dict[bytes, list[float]] = {}
         if todo:
             try:
                 made = await self._embedder.aembed_documents(list(todo.values()))
@@ -265,11 +303,9 @@ class Indexer:
             except Exception as exc:
                 raise _embed_error(len(todo), exc) from exc
             new = dict(zip(todo, made, strict=True))
-            if self._store is not None:
-                await self._store.put(new, identity.dimension)
             found.update(new)
         run.embedded += len(todo)
-        return [found[key] for key in keys]
+        return new, [found[key] for key in keys]
 
     # -- the streaming part -------------------------------------------------------------------------
     def _prepare(self, root: Path, cand: Candidate, old: FileRecord | None, force: bool) -> _Prepared:
