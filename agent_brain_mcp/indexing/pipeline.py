@@ -236,14 +236,16 @@ class Indexer:
                 if batch:
                     new, vectors = await self._vectors_for(run, [_embedding_text(p) for p in batch])
                 if writing is not None:
-                    stored = await asyncio.shield(writing)  # a cancel here lets the write complete
+                    taken = await asyncio.shield(writing)  # a cancel here lets the write complete
                     writing = None
-                    if not await self._stored(run, len(in_flight), stored, progress):
+                    if not taken:
                         return
                 if not batch:
                     break
                 in_flight = {p.id for p in batch}
-                writing = asyncio.create_task(self._write_vectors(new, list(zip(batch, vectors, strict=True))))
+                writing = asyncio.create_task(
+                    self._write_vectors(run, new, list(zip(batch, vectors, strict=True)), progress)
+                )
             run.vectors_pending = 0  # the backend has none left (or the count reached 0)
         finally:
             if writing is not None:  # the run stops (an error, a cancel): the write under way completes
@@ -251,8 +253,6 @@ class Indexer:
                 if writing.cancelled() or writing.exception() is not None:
                     error = "cancelled" if writing.cancelled() else writing.exception()
                     log.warning("%d vectors were not stored as the run stopped: %s", len(in_flight), error)
-                else:
-                    run.vectors_stored += writing.result()
 
     async def _pending_batch(self, in_flight: set[str]) -> list[PendingVector]:
         """The next pending chunks to embed, oldest first, leaving out those being written."""
@@ -260,11 +260,16 @@ class Indexer:
         return [p for p in found if p.id not in in_flight][: self._flush_chunks]
 
     async def _write_vectors(
-        self, new: dict[bytes, list[float]], vectors: list[tuple[PendingVector, list[float]]]
-    ) -> int:
+        self,
+        run: _Run,
+        new: dict[bytes, list[float]],
+        vectors: list[tuple[PendingVector, list[float]]],
+        progress: ProgressFn | None,
+    ) -> bool:
+        """Store a batch and account for it at once (progress shows it while the next batch embeds)."""
         if self._store is not None and new:
             await self._store.put(new, self._embedder.identity.dimension)
-        return await self._backend.fill_vectors(vectors)
+        return await self._stored(run, len(vectors), await self._backend.fill_vectors(vectors), progress)
 
     async def _stored(self, run: _Run, sent: int, stored: int, progress: ProgressFn | None) -> bool:
         """Account for a written batch of ``sent`` vectors; False when the backend took none of them."""
@@ -273,7 +278,7 @@ class Indexer:
             return False
         run.vectors_stored += stored
         run.vectors_pending = max(run.vectors_pending - stored, 0)
-        await _report(progress, run.progress(VECTORS))  # a boundary: a cancel stops the run here
+        await _report(progress, run.progress(VECTORS))
         return True
 
     async def _stored_vectors(self, texts: list[str]) -> list[list[float] | None]:
