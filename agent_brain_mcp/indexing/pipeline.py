@@ -228,7 +228,7 @@ class Indexer:
         run.vectors_pending = sum(s.vectors_pending for s in await self._backend.stats())
         if run.vectors_pending:
             await _report(progress, run.progress(VECTORS))  # every file is searchable by keyword now
-        writing: asyncio.Task[int] | None = None
+        writing: asyncio.Task[bool] | None = None
         in_flight: set[str] = set()
         try:
             while True:
@@ -266,15 +266,13 @@ class Indexer:
         vectors: list[tuple[PendingVector, list[float]]],
         progress: ProgressFn | None,
     ) -> bool:
-        """Store a batch and account for it at once (progress shows it while the next batch embeds)."""
+        """Store a batch and account for it at once (progress shows it while the next batch embeds);
+        False when the backend took none of it."""
         if self._store is not None and new:
             await self._store.put(new, self._embedder.identity.dimension)
-        return await self._stored(run, len(vectors), await self._backend.fill_vectors(vectors), progress)
-
-    async def _stored(self, run: _Run, sent: int, stored: int, progress: ProgressFn | None) -> bool:
-        """Account for a written batch of ``sent`` vectors; False when the backend took none of them."""
+        stored = await self._backend.fill_vectors(vectors)
         if stored == 0:  # never loop on chunks the backend will not take (cannot happen under the lock)
-            log.warning("%d pending vectors could not be filled in; the next run tries again", sent)
+            log.warning("%d pending vectors could not be filled in; the next run tries again", len(vectors))
             return False
         run.vectors_stored += stored
         run.vectors_pending = max(run.vectors_pending - stored, 0)
