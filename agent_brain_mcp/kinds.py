@@ -41,7 +41,7 @@ def kind_of(rel_path: str, language: str) -> Kind:
     name = parts[-1]
     if language in _PROSE or name.lower().endswith(".txt"):
         return "docs"
-    if language == "text" and name.split(".", 1)[0].lower() in _PROSE_NAMES and not name.startswith("."):
+    if language == "text" and name.split(".", 1)[0].lower() in _PROSE_NAMES:
         return "docs"
     if _TEST_FILE.match(name) or any(p.lower() in _TEST_DIRS for p in parts[:-1]):
         return "tests"
