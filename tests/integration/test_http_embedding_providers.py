@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -191,11 +192,8 @@ def test_openai_documents_are_split_into_batches_and_keep_their_order_when_data_
 ) -> None:
     server.shuffle = True
     texts = [f"text number {i} about topic_{i % 3}" for i in range(7)]
-    provider = _openai(server, dimensions=16, batch_size=3)
-    try:
+    with closing(_openai(server, dimensions=16, batch_size=3)) as provider:
         vectors = provider.embed_documents(texts)
-    finally:
-        provider.close()
     assert [len(r.body["input"]) for r in server.requests] == [3, 3, 1]
     assert [t for r in server.requests for t in r.body["input"]] == texts
     _assert_close(vectors, _expected(texts, 16))
@@ -203,11 +201,8 @@ def test_openai_documents_are_split_into_batches_and_keep_their_order_when_data_
 
 def test_openai_vectors_are_l2_normalised(server: StandIn) -> None:
     server.scale = 7.5
-    provider = _openai(server, dimensions=16)
-    try:
+    with closing(_openai(server, dimensions=16)) as provider:
         vectors = provider.embed_documents(["alpha beta", "gamma"])
-    finally:
-        provider.close()
     assert all(_norm(v) == pytest.approx(1.0) for v in vectors)
 
 
@@ -229,11 +224,8 @@ def test_openai_sends_dimensions_only_when_configured(server: StandIn) -> None:
 
 
 def test_openai_replaces_empty_strings_with_a_space_because_the_api_rejects_them(server: StandIn) -> None:
-    provider = _openai(server, dimensions=16)
-    try:
+    with closing(_openai(server, dimensions=16)) as provider:
         vectors = provider.embed_documents(["", "text"])
-    finally:
-        provider.close()
     assert server.requests[0].body["input"] == [" ", "text"]
     assert len(vectors) == 2
 
@@ -260,13 +252,10 @@ def test_openai_rejected_key_gives_an_actionable_error_that_never_contains_the_k
     server: StandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.required_key = SECRET
-    provider = _openai(server, api_key=WRONG_KEY, dimensions=16, api_key_env="MY_KEY_VAR")
-    caplog.set_level(logging.DEBUG)
-    try:
+    with closing(_openai(server, api_key=WRONG_KEY, dimensions=16, api_key_env="MY_KEY_VAR")) as provider:
+        caplog.set_level(logging.DEBUG)
         with pytest.raises(EmbeddingError) as caught:
             provider.embed_documents(["hello"])
-    finally:
-        provider.close()
     message = str(caught.value)
     assert "embedding.api_key_env" in message
     assert "MY_KEY_VAR" in message
@@ -279,12 +268,8 @@ def test_openai_rejected_key_gives_an_actionable_error_that_never_contains_the_k
 
 def test_openai_error_bodies_that_echo_the_key_are_scrubbed(server: StandIn) -> None:
     server.scripted = [(400, json.dumps({"error": {"message": f"bad request from {SECRET}"}}))]
-    provider = _openai(server, api_key=SECRET, dimensions=16)
-    try:
-        with pytest.raises(EmbeddingError) as caught:
-            provider.embed_documents(["hello"])
-    finally:
-        provider.close()
+    with closing(_openai(server, api_key=SECRET, dimensions=16)) as provider, pytest.raises(EmbeddingError) as caught:
+        provider.embed_documents(["hello"])
     message = str(caught.value)
     assert "HTTP 400" in message
     assert "bad request from ***" in message
@@ -293,45 +278,39 @@ def test_openai_error_bodies_that_echo_the_key_are_scrubbed(server: StandIn) -> 
 
 def test_openai_retries_a_server_error_and_then_succeeds(server: StandIn) -> None:
     server.scripted = [(500, "internal error"), (503, "busy")]
-    provider = _openai(server, dimensions=16, retries=2)
-    try:
+    with closing(_openai(server, dimensions=16, retries=2)) as provider:
         vectors = provider.embed_documents(["retry me"])
-    finally:
-        provider.close()
     assert len(server.requests) == 3
     _assert_close(vectors, _expected(["retry me"], 16))
 
 
 def test_openai_gives_up_after_the_retry_budget_and_reports_status_and_body(server: StandIn) -> None:
     server.scripted = [(500, "boom 1"), (500, "boom 2"), (500, "boom 3"), (500, "never reached")]
-    provider = _openai(server, dimensions=16, retries=2)
-    try:
-        with pytest.raises(EmbeddingError, match=r"HTTP 500.*boom 3"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(_openai(server, dimensions=16, retries=2)) as provider,
+        pytest.raises(EmbeddingError, match=r"HTTP 500.*boom 3"),
+    ):
+        provider.embed_documents(["x"])
     assert len(server.requests) == 3
 
 
 def test_openai_client_errors_other_than_auth_are_not_retried(server: StandIn) -> None:
     server.scripted = [(400, json.dumps({"error": {"message": "input too long"}}))]
-    provider = _openai(server, dimensions=16)
-    try:
-        with pytest.raises(EmbeddingError, match=r"HTTP 400: input too long"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(_openai(server, dimensions=16)) as provider,
+        pytest.raises(EmbeddingError, match=r"HTTP 400: input too long"),
+    ):
+        provider.embed_documents(["x"])
     assert len(server.requests) == 1
 
 
 def test_openai_connection_refused_names_the_url_and_the_config_key() -> None:
     url = f"http://127.0.0.1:{_unused_port()}/v1"
-    provider = OpenAIProvider(base_url=url, dimensions=8, timeout=2.0, retries=0)
-    try:
-        with pytest.raises(EmbeddingError) as caught:
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(OpenAIProvider(base_url=url, dimensions=8, timeout=2.0, retries=0)) as provider,
+        pytest.raises(EmbeddingError) as caught,
+    ):
+        provider.embed_documents(["x"])
     message = str(caught.value)
     assert f"cannot reach the embedding server at {url}" in message
     assert "embedding.base_url" in message
@@ -339,12 +318,9 @@ def test_openai_connection_refused_names_the_url_and_the_config_key() -> None:
 
 def test_openai_probes_an_unknown_model_for_its_dimension_on_load(server: StandIn) -> None:
     server.dimension = 24
-    provider = _openai(server, model="some-local-model")
-    try:
+    with closing(_openai(server, model="some-local-model")) as provider:
         provider.load()
         identity = provider.identity
-    finally:
-        provider.close()
     assert identity.provider == "openai"
     assert identity.model == "some-local-model"
     assert identity.dimension == 24
@@ -352,52 +328,43 @@ def test_openai_probes_an_unknown_model_for_its_dimension_on_load(server: StandI
 
 
 def test_openai_known_models_need_no_probe(server: StandIn) -> None:
-    provider = _openai(server, model="text-embedding-3-large")
-    try:
+    with closing(_openai(server, model="text-embedding-3-large")) as provider:
         provider.load()
         assert provider.identity.dimension == 3072
-    finally:
-        provider.close()
     assert server.requests == []
 
 
 def test_openai_reply_with_the_wrong_number_of_vectors_is_an_error(server: StandIn) -> None:
     server.drop_last_vector = True
-    provider = _openai(server, dimensions=16)
-    try:
-        with pytest.raises(EmbeddingError, match="returned 1 vectors for 2 texts"):
-            provider.embed_documents(["a", "b"])
-    finally:
-        provider.close()
+    with (
+        closing(_openai(server, dimensions=16)) as provider,
+        pytest.raises(EmbeddingError, match="returned 1 vectors for 2 texts"),
+    ):
+        provider.embed_documents(["a", "b"])
 
 
 def test_openai_reply_with_the_wrong_dimension_is_an_error(server: StandIn) -> None:
     server.dimension = 12
-    provider = _openai(server, model="text-embedding-3-small")  # expects 1536
-    try:
-        with pytest.raises(EmbeddingError, match=r"12-dimensional vectors, expected 1536"):
-            provider.embed_documents(["a"])
-    finally:
-        provider.close()
+    with (
+        closing(_openai(server, model="text-embedding-3-small")) as provider,
+        pytest.raises(EmbeddingError, match=r"12-dimensional vectors, expected 1536"),
+    ):  # expects 1536
+        provider.embed_documents(["a"])
 
 
 def test_openai_wrong_base_url_gives_a_404_hint(server: StandIn) -> None:
-    provider = OpenAIProvider(base_url=server.url, dimensions=16, timeout=5.0)  # no /v1
-    try:
-        with pytest.raises(EmbeddingError, match=r"404.*embedding.base_url"):
-            provider.embed_documents(["a"])
-    finally:
-        provider.close()
+    with (
+        closing(OpenAIProvider(base_url=server.url, dimensions=16, timeout=5.0)) as provider,
+        pytest.raises(EmbeddingError, match=r"404.*embedding.base_url"),
+    ):  # no /v1
+        provider.embed_documents(["a"])
 
 
 def test_openai_rate_limit_is_retried_after_the_servers_retry_after(server: StandIn) -> None:
     server.retry_after_ms = "300"
     server.scripted = [(429, json.dumps({"error": {"message": "slow down"}}))]
-    provider = _openai(server, dimensions=16)
-    try:
+    with closing(_openai(server, dimensions=16)) as provider:
         vectors = provider.embed_documents(["patience"])
-    finally:
-        provider.close()
     assert len(server.requests) == 2
     assert server.requests[1].at - server.requests[0].at >= 0.3
     _assert_close(vectors, _expected(["patience"], 16))
@@ -406,35 +373,28 @@ def test_openai_rate_limit_is_retried_after_the_servers_retry_after(server: Stan
 def test_openai_without_retry_after_backs_off_before_retrying(server: StandIn) -> None:
     server.retry_after_ms = None
     server.scripted = [(503, "busy")]
-    provider = _openai(server, dimensions=16, retries=1)
-    try:
+    with closing(_openai(server, dimensions=16, retries=1)) as provider:
         provider.embed_documents(["wait for me"])
-    finally:
-        provider.close()
     assert len(server.requests) == 2
     assert server.requests[1].at - server.requests[0].at >= 0.2, "the client's own backoff (0.5 s, jittered)"
 
 
 def test_openai_a_rate_limit_that_outlasts_the_retries_says_to_lower_the_batch_size(server: StandIn) -> None:
     server.scripted = [(429, json.dumps({"error": {"message": "quota"}}))] * 2
-    provider = _openai(server, dimensions=16, retries=1)
-    try:
-        with pytest.raises(EmbeddingError, match=r"HTTP 429 \(rate limited: lower embedding.batch_size.*quota"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(_openai(server, dimensions=16, retries=1)) as provider,
+        pytest.raises(EmbeddingError, match=r"HTTP 429 \(rate limited: lower embedding.batch_size.*quota"),
+    ):
+        provider.embed_documents(["x"])
     assert len(server.requests) == 2
 
 
 def test_openai_a_server_slower_than_the_timeout_is_an_error_naming_the_setting(server: StandIn) -> None:
     server.hang = threading.Event()
-    provider = _openai(server, dimensions=16, timeout=0.3, retries=1)
-    started = time.monotonic()
-    try:
+    with closing(_openai(server, dimensions=16, timeout=0.3, retries=1)) as provider:
+        started = time.monotonic()
         with pytest.raises(EmbeddingError) as caught:
             provider.embed_documents(["x"])
-    finally:
-        provider.close()
     message = str(caught.value)
     assert "did not answer within 0.3s (2 attempts)" in message
     assert "embedding.timeout_seconds" in message
@@ -447,21 +407,17 @@ def test_openai_keyless_server_gets_no_key_even_when_openai_api_key_is_set(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    provider = _openai(server, dimensions=16)
-    try:
+    with closing(_openai(server, dimensions=16)) as provider:
         provider.embed_documents(["local only"])
-    finally:
-        provider.close()
     assert len(server.requests) == 1, "the configured base_url, not OPENAI_BASE_URL"
     assert "authorization" not in server.requests[0].headers
 
 
 def test_openai_a_query_string_in_the_base_url_is_sent_with_every_request(server: StandIn) -> None:
-    provider = OpenAIProvider(base_url=f"{server.url}/v1?api-version=2024-06-01", dimensions=16, timeout=5.0)
-    try:
+    with closing(
+        OpenAIProvider(base_url=f"{server.url}/v1?api-version=2024-06-01", dimensions=16, timeout=5.0)
+    ) as provider:
         provider.embed_documents(["a"])
-    finally:
-        provider.close()
     assert server.requests[0].path == "/v1/embeddings"
     assert server.requests[0].query == "api-version=2024-06-01"
 
@@ -470,11 +426,8 @@ def test_openai_retries_never_log_the_key(server: StandIn, caplog: pytest.LogCap
     server.required_key = SECRET
     server.scripted = [(500, f"upstream said {SECRET}")]
     caplog.set_level(logging.DEBUG)
-    provider = _openai(server, api_key=SECRET, dimensions=16)
-    try:
+    with closing(_openai(server, api_key=SECRET, dimensions=16)) as provider:
         provider.embed_documents(["hello"])
-    finally:
-        provider.close()
     assert len(server.requests) == 2
     assert "Retrying" in caplog.text
     assert SECRET not in caplog.text
@@ -482,12 +435,9 @@ def test_openai_retries_never_log_the_key(server: StandIn, caplog: pytest.LogCap
 
 @pytest.mark.anyio
 async def test_openai_async_query_embedding_runs_off_the_event_loop(server: StandIn) -> None:
-    provider = _openai(server, dimensions=16)
-    try:
+    with closing(_openai(server, dimensions=16)) as provider:
         vector = await provider.aembed_query("where is the config loaded")
         documents = await provider.aembed_documents(["one", "two"])
-    finally:
-        provider.close()
     _assert_close([vector], _expected(["where is the config loaded"], 16))
     assert len(documents) == 2
 
@@ -497,13 +447,10 @@ async def test_openai_async_query_embedding_runs_off_the_event_loop(server: Stan
 
 def test_ollama_embeds_in_batches_and_probes_the_dimension_on_load(server: StandIn) -> None:
     server.dimension = 20
-    provider = _ollama(server, batch_size=2)
-    try:
+    with closing(_ollama(server, batch_size=2)) as provider:
         provider.load()
         assert provider.identity.dimension == 20
         vectors = provider.embed_documents(["a", "b", "c"])
-    finally:
-        provider.close()
     assert [r.path for r in server.requests] == ["/api/embed"] * 3
     assert [r.body["input"] for r in server.requests[1:]] == [["a", "b"], ["c"]]
     assert server.requests[0].body["model"] == "nomic-embed-text"
@@ -512,123 +459,102 @@ def test_ollama_embeds_in_batches_and_probes_the_dimension_on_load(server: Stand
 
 
 def test_ollama_configured_dimension_skips_the_probe(server: StandIn) -> None:
-    provider = _ollama(server, dimension=16)
-    try:
+    with closing(_ollama(server, dimension=16)) as provider:
         provider.load()
         assert provider.identity.dimension == 16
-    finally:
-        provider.close()
     assert server.requests == []
 
 
 def test_ollama_unknown_model_tells_you_to_pull_it(server: StandIn) -> None:
-    provider = _ollama(server, model="x")
-    try:
-        with pytest.raises(EmbeddingError) as caught:
-            provider.load()
-    finally:
-        provider.close()
+    with closing(_ollama(server, model="x")) as provider, pytest.raises(EmbeddingError) as caught:
+        provider.load()
     assert "ollama pull x" in str(caught.value)
     assert len(server.requests) == 1, "a missing model is not retried"
 
 
 def test_ollama_retries_a_server_error_and_then_succeeds(server: StandIn) -> None:
     server.scripted = [(500, json.dumps({"error": "loading model"}))]
-    provider = _ollama(server, dimension=16)
-    try:
+    with closing(_ollama(server, dimension=16)) as provider:
         vectors = provider.embed_documents(["hello"])
-    finally:
-        provider.close()
     assert len(server.requests) == 2
     _assert_close(vectors, _expected(["hello"], 16))
 
 
 def test_ollama_reply_with_the_wrong_number_of_vectors_is_an_error(server: StandIn) -> None:
     server.drop_last_vector = True
-    provider = _ollama(server, dimension=16)
-    try:
-        with pytest.raises(EmbeddingError, match="returned 2 vectors for 3 texts"):
-            provider.embed_documents(["a", "b", "c"])
-    finally:
-        provider.close()
+    with (
+        closing(_ollama(server, dimension=16)) as provider,
+        pytest.raises(EmbeddingError, match="returned 2 vectors for 3 texts"),
+    ):
+        provider.embed_documents(["a", "b", "c"])
 
 
 def test_ollama_configured_dimension_that_disagrees_with_the_model_is_an_error(server: StandIn) -> None:
-    provider = _ollama(server, dimension=32)
-    try:
-        with pytest.raises(EmbeddingError, match=r"16-dimensional vectors, expected 32.*embedding.dimension"):
-            provider.embed_documents(["a"])
-    finally:
-        provider.close()
+    with (
+        closing(_ollama(server, dimension=32)) as provider,
+        pytest.raises(EmbeddingError, match=r"16-dimensional vectors, expected 32.*embedding.dimension"),
+    ):
+        provider.embed_documents(["a"])
 
 
 def test_ollama_connection_refused_names_the_url() -> None:
     url = f"http://127.0.0.1:{_unused_port()}"
-    provider = OllamaProvider(base_url=url, dimension=8, timeout=2.0, retries=0)
-    try:
-        with pytest.raises(EmbeddingError, match=f"cannot reach the embedding server at {url}"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(OllamaProvider(base_url=url, dimension=8, timeout=2.0, retries=0)) as provider,
+        pytest.raises(EmbeddingError, match=f"cannot reach the embedding server at {url}"),
+    ):
+        provider.embed_documents(["x"])
 
 
 def test_ollama_retries_a_rate_limit_with_backoff(server: StandIn) -> None:
     server.scripted = [(429, json.dumps({"error": "too many requests"}))]
-    provider = _ollama(server, dimension=16, retry_delay=0.2)
-    try:
+    with closing(_ollama(server, dimension=16, retry_delay=0.2)) as provider:
         provider.embed_documents(["hello"])
-    finally:
-        provider.close()
     assert len(server.requests) == 2
     assert server.requests[1].at - server.requests[0].at >= 0.2
 
 
 def test_ollama_gives_up_after_the_retry_budget_and_reports_status_and_error(server: StandIn) -> None:
     server.scripted = [(500, json.dumps({"error": f"boom {i}"})) for i in range(4)]
-    provider = _ollama(server, dimension=16, retries=2)
-    try:
-        with pytest.raises(EmbeddingError, match=r"HTTP 500.*boom 2"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(_ollama(server, dimension=16, retries=2)) as provider,
+        pytest.raises(EmbeddingError, match=r"HTTP 500.*boom 2"),
+    ):
+        provider.embed_documents(["x"])
     assert len(server.requests) == 3
 
 
 def test_ollama_a_server_slower_than_the_timeout_is_an_error_naming_the_setting(server: StandIn) -> None:
     server.hang = threading.Event()
-    provider = _ollama(server, dimension=16, timeout=0.3)
-    try:
-        with pytest.raises(EmbeddingError, match=r"did not answer within 0.3s.*embedding.timeout_seconds"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(_ollama(server, dimension=16, timeout=0.3)) as provider,
+        pytest.raises(EmbeddingError, match=r"did not answer within 0.3s.*embedding.timeout_seconds"),
+    ):
+        provider.embed_documents(["x"])
     assert len(server.requests) == 1, "a timeout is not retried: the next try would wait as long"
 
 
 def test_ollama_a_reply_without_embeddings_asks_for_a_newer_ollama(server: StandIn) -> None:
     server.scripted = [(200, json.dumps({"model": "nomic-embed-text", "embedding": [0.1, 0.2]}))]
-    provider = _ollama(server, dimension=16)
-    try:
-        with pytest.raises(EmbeddingError, match=r"without 'embeddings': is it Ollama 0.3 or newer"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(_ollama(server, dimension=16)) as provider,
+        pytest.raises(EmbeddingError, match=r"without 'embeddings': is it Ollama 0.3 or newer"),
+    ):
+        provider.embed_documents(["x"])
 
 
 def test_ollama_a_wrong_base_url_says_there_is_no_embed_endpoint(server: StandIn) -> None:
-    provider = OllamaProvider(base_url=f"{server.url}/nothing-here", dimension=16, timeout=5.0, retry_delay=0.0)
-    try:
-        with pytest.raises(EmbeddingError, match=r"no /api/embed endpoint.*embedding.base_url"):
-            provider.embed_documents(["x"])
-    finally:
-        provider.close()
+    with (
+        closing(
+            OllamaProvider(base_url=f"{server.url}/nothing-here", dimension=16, timeout=5.0, retry_delay=0.0)
+        ) as provider,
+        pytest.raises(EmbeddingError, match=r"no /api/embed endpoint.*embedding.base_url"),
+    ):
+        provider.embed_documents(["x"])
 
 
 @pytest.mark.anyio
 async def test_ollama_async_query_embedding_works(server: StandIn) -> None:
-    provider = _ollama(server, dimension=16)
-    try:
+    with closing(_ollama(server, dimension=16)) as provider:
         vector = await provider.aembed_query("query text")
-    finally:
-        provider.close()
     _assert_close([vector], _expected(["query text"], 16))
